@@ -1,0 +1,205 @@
+"""Find the parts of a raw RFC 5322 message by byte offsets, and re-encode bodies.
+
+We never re-serialise a parsed message (Postal's bug: headers that no longer
+match the body). The walker records where each part's headers and body lie in
+the original bytes, so the caller can replace one body and leave every other
+byte alone.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*?)(?=\r?\n(?![ \t])|\Z)", re.S | re.M)
+_PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
+_LINE_END = re.compile(rb"\r?\n")
+
+SIGNED_TYPES = frozenset(
+    {"multipart/signed", "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
+)
+
+
+class MimeError(ValueError):
+    """The structure cannot be trusted; the message must pass unchanged."""
+
+
+@dataclass(slots=True)
+class Part:
+    path: str
+    content_type: str
+    params: dict[str, str]
+    transfer_encoding: str
+    disposition: str
+    body_start: int
+    body_end: int
+    header_start: int
+    header_end: int
+    """End of the header block, before the blank line (where a header may be appended)."""
+    cte_value: tuple[int, int] | None
+    """Byte span of the Content-Transfer-Encoding value, if the header is present."""
+    children: list[Part] = field(default_factory=list)
+
+    @property
+    def is_multipart(self) -> bool:
+        return self.content_type.startswith("multipart/")
+
+
+def parse_params(value: str) -> tuple[str, dict[str, str]]:
+    """`text/html; charset="utf-8"` -> ("text/html", {"charset": "utf-8"})."""
+    head, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for name, raw in _PARAM.findall(";" + rest):
+        if raw.startswith('"'):
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params.setdefault(name.lower(), raw)
+    return head.strip().lower(), params
+
+
+def _headers(data: bytes, start: int, end: int) -> tuple[dict[bytes, tuple[int, int]], int, int]:
+    """Header name -> value span for the block at data[start:end]; also where it ends."""
+    if data.startswith(b"\n", start) or data.startswith(b"\r\n", start):
+        # No headers at all: the body starts after this empty line.
+        nl = data.index(b"\n", start) + 1
+        return {}, start, nl
+    match = _HEADER_END.search(data, start, end)
+    header_end = match.start() if match else end
+    body_start = match.end() if match else end
+    found: dict[bytes, tuple[int, int]] = {}
+    for m in _HEADER_LINE.finditer(data, start, header_end):
+        found.setdefault(m.group(1).lower(), m.span(2))
+    return found, header_end, body_start
+
+
+def _unfold(data: bytes, span: tuple[int, int]) -> str:
+    return re.sub(r"\r?\n[ \t]+", " ", data[span[0] : span[1]].decode("latin-1")).strip()
+
+
+def parse_part(data: bytes, start: int, end: int, path: str, parent: Part | None = None) -> Part:
+    headers, header_end, body_start = _headers(data, start, end)
+    default = "message/rfc822" if parent and parent.content_type == "multipart/digest" else "text/plain"
+    ctype, params = parse_params(_unfold(data, headers[b"content-type"])) if b"content-type" in headers else (default, {})
+    if "/" not in ctype:
+        ctype, params = default, {}
+    cte_span = headers.get(b"content-transfer-encoding")
+    cte = normalise_cte(_unfold(data, cte_span)) if cte_span else ""
+    disp_span = headers.get(b"content-disposition")
+    disposition = parse_params(_unfold(data, disp_span))[0] if disp_span else ""
+    part = Part(path, ctype, params, cte, disposition, body_start, end, start, header_end, cte_span)
+    if part.is_multipart and ctype not in SIGNED_TYPES:
+        if parent is not None and params.get("boundary") == parent.params.get("boundary"):
+            # Readers disagree on where such parts end (cpython msg_15): do not guess.
+            raise MimeError(f"part {path} reuses its parent's boundary")
+        part.children = list(_split(data, part))
+    return part
+
+
+def _split(data: bytes, part: Part) -> Iterator[Part]:
+    boundary = part.params.get("boundary", "")
+    if not boundary:
+        raise MimeError(f"{part.content_type} without a boundary parameter")
+    delimiter = re.compile(rb"^--" + re.escape(boundary.encode("latin-1")) + rb"(--)?[ \t]*\r?$", re.M)
+    starts: list[tuple[int, int, bool]] = []  # (line start, next line start, is close)
+    pos = part.body_start
+    while (m := delimiter.search(data, pos, part.body_end)) is not None:
+        after = m.end() + 1 if data.startswith(b"\n", m.end()) else m.end()
+        starts.append((m.start(), after, bool(m.group(1))))
+        if m.group(1):
+            break
+        pos = after
+    if not starts:
+        raise MimeError(f"{part.content_type} has no part with boundary {boundary!r}")
+    for n, (_, body_start, is_close) in enumerate(starts):
+        if is_close:
+            break
+        nxt = starts[n + 1][0] if n + 1 < len(starts) else part.body_end
+        # The line break before a delimiter belongs to the delimiter (RFC 2046 §5.1.1).
+        if n + 1 < len(starts):
+            nxt -= 2 if data[nxt - 2 : nxt] == b"\r\n" else 1 if data[nxt - 1 : nxt] == b"\n" else 0
+        nxt = max(nxt, body_start)
+        yield parse_part(data, body_start, nxt, f"{part.path}.{n + 1}".lstrip("."), part)
+
+
+def parse_message(data: bytes) -> Part:
+    return parse_part(data, 0, len(data), "")
+
+
+def walk(part: Part) -> Iterator[Part]:
+    yield part
+    for child in part.children:
+        yield from walk(child)
+
+
+# --- transfer encodings -----------------------------------------------------
+
+IDENTITY = frozenset({"", "7bit", "8bit", "binary"})
+# Misspellings seen in real mail ("8bits" in the corpus): the body is plain bytes all the same.
+_IDENTITY_LIKE = re.compile(r"[78]-?bits?|binary")
+
+
+def normalise_cte(value: str) -> str:
+    cte = value.strip().strip('"').lower()
+    return "8bit" if cte not in IDENTITY and _IDENTITY_LIKE.fullmatch(cte) else cte
+
+
+def decode_body(body: bytes, cte: str) -> bytes:
+    if cte in IDENTITY:
+        return body
+    if cte == "quoted-printable":
+        return binascii.a2b_qp(body)
+    if cte == "base64":
+        try:
+            return binascii.a2b_base64(body)
+        except binascii.Error as exc:
+            raise MimeError(f"bad base64: {exc}") from exc
+    raise MimeError(f"unknown Content-Transfer-Encoding {cte!r}")
+
+
+def line_ending(data: bytes) -> bytes:
+    m = _LINE_END.search(data)
+    return m.group(0) if m else b"\r\n"
+
+
+def encode_qp(decoded: bytes, eol: bytes) -> bytes:
+    """Quoted-printable with the message's own line ending, decoding back to `decoded` exactly."""
+    if _breaks_match(decoded, eol):
+        # One C call. binascii picks its line ending from the first one it sees: prime it.
+        encoded = binascii.b2a_qp(decoded + eol, quotetabs=False, istext=True)[: -len(eol)]
+        if binascii.a2b_qp(encoded) == decoded:
+            return encoded
+    # Line breaks that differ from the message's (a CR-LF inside an LF message, a stray
+    # CR): hard breaks where the message has them, every other CR and LF escaped.
+    lines = decoded.split(eol)
+    return eol.join(binascii.b2a_qp(line, quotetabs=False, istext=False).replace(b"\n", eol) for line in lines)
+
+
+def _breaks_match(decoded: bytes, eol: bytes) -> bool:
+    if eol == b"\n":
+        return b"\r" not in decoded
+    crlf = decoded.count(b"\r\n")
+    return decoded.count(b"\n") == crlf and decoded.count(b"\r") == crlf
+
+
+def encode_base64(decoded: bytes, original: bytes) -> bytes:
+    eol = line_ending(original)
+    first = original.split(b"\n", 1)[0].rstrip(b"\r")
+    width = len(first) if 4 <= len(first) <= 76 and len(first) % 4 == 0 and len(original) > len(first) + 2 else 76
+    flat = binascii.b2a_base64(decoded, newline=False)
+    lines = [flat[i : i + width] for i in range(0, len(flat), width)]
+    trailer = eol if original.rstrip(b" \t").endswith(b"\n") else b""
+    return eol.join(lines) + trailer
+
+
+def encode_body(decoded: bytes, cte: str, original: bytes) -> bytes:
+    if cte in IDENTITY:
+        return decoded
+    if cte == "quoted-printable":
+        return encode_qp(decoded, line_ending(original))
+    return encode_base64(decoded, original)
+
+
+def max_line_length(data: bytes) -> int:
+    return max((len(line.rstrip(b"\r")) for line in data.split(b"\n")), default=0)
