@@ -22,6 +22,8 @@ _C0_SPACE = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x1
 _PLACEHOLDER = re.compile(r"\{\{|\{%|\*\||\|\*|\$\{|%%|\[\[")
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"\s+")
+_HOST_END = re.compile(r"[/?#\\]")
+_LINE_BREAK = re.compile(r"\s*\n\s*")
 _URLISH = re.compile(
     r"""^(?:
         [a-z][a-z0-9+.\-]*://\S*          # any scheme://...
@@ -44,6 +46,8 @@ def unescape_attribute(value: str) -> str:
     """
     if "&" not in value:
         return value
+    if value.count("&") == value.count("&amp;"):
+        return value.replace("&amp;", "&")  # the common case, without a regex
     return _CHARREF.sub(lambda m: _charref(m, value), value)
 
 
@@ -124,17 +128,16 @@ def visible_text(text: str) -> str:
     return _SPACES.sub(" ", _ZERO_WIDTH.sub("", html.unescape(text))).strip()
 
 
-def text_is_url(text: str) -> bool:
+def text_is_url(text: str, flat: str) -> bool:
     """Visible text a reader takes for an address, also when the source wrapped it.
 
     Mail clients wrap long URLs at source line breaks (corpus: flanker-long-links),
     so a text whose only spaces come from line breaks is joined before the check.
     """
-    flat = visible_text(text)
     if looks_like_url(flat):
         return True
     if "\n" in text:
-        joined = visible_text(re.sub(r"\s*\n\s*", "", text))
+        joined = visible_text(_LINE_BREAK.sub("", text))
         return " " not in joined and looks_like_url(joined)
     return False
 
@@ -165,7 +168,7 @@ def why_not_trackable(target: str) -> SkipReason | None:
     rest = target[scheme.end():]
     if not rest.startswith("//"):
         return SkipReason.INVALID_URL
-    host = re.split(r"[/?#\\]", rest[2:], maxsplit=1)[0].rpartition("@")[2]
+    host = _HOST_END.split(rest[2:], maxsplit=1)[0].rpartition("@")[2]
     if not host or host.startswith(":"):
         return SkipReason.INVALID_URL
     return None

@@ -73,7 +73,7 @@ def _instrument(raw: bytes, plan: Plan, tracker: Tracker, report: Report) -> byt
     root = mime.parse_message(raw)
     options = Options(opens=plan.opens, clicks=plan.clicks, pixel_at_top=plan.pixel_at_top)
     index = LinkIndex()
-    edits: list[tuple[int, int, bytes]] = []
+    edits: list[mime.Edit] = []
     signed = html_found = False
     for part in mime.walk(root):
         if part.content_type in mime.SIGNED_TYPES:
@@ -101,14 +101,7 @@ def _instrument(raw: bytes, plan: Plan, tracker: Tracker, report: Report) -> byt
         return raw
     report.changed = True
     edits.sort(key=lambda edit: (edit[0], edit[1]))
-    out: list[bytes] = []
-    last = 0
-    for start, end, replacement in edits:
-        out.append(raw[last:start])
-        out.append(replacement)
-        last = end
-    out.append(raw[last:])
-    return b"".join(out)
+    return mime.splice(raw, edits)
 
 
 def _part_report(part: mime.Part, instrumented: bool, reason: SkipReason | None, detail: str = "") -> PartReport:
@@ -125,7 +118,7 @@ def _part_report(part: mime.Part, instrumented: bool, reason: SkipReason | None,
 
 def _instrument_part(
     raw: bytes, part: mime.Part, options: Options, tracker: Tracker, index: LinkIndex, report: Report
-) -> list[tuple[int, int, bytes]]:
+) -> list[mime.Edit]:
     body = raw[part.body_start : part.body_end]
     try:
         decoded = mime.decode_body(body, part.transfer_encoding)
@@ -143,24 +136,29 @@ def _instrument_part(
         return []
     part_report = _part_report(part, True, None)
     report.parts.append(part_report)
-    new = rewrite_part(decoded, view, len(body), options, tracker, index, report, part_report)
-    if new is None:
+    changes = rewrite_part(decoded, view, len(body), options, tracker, index, report, part_report)
+    if not changes:
         return []
-    edits: list[tuple[int, int, bytes]] = []
+    edits: list[mime.Edit] = []
     cte = part.transfer_encoding
-    if cte in mime.IDENTITY and mime.max_line_length(new) > MAX_LINE:
-        cte = "quoted-printable"
-        report.warn(Warning.REENCODED_QP, part.path or "body")
-        edits.append(_set_transfer_encoding(raw, part, cte))
-        part_report.transfer_encoding = cte
-    encoded = mime.encode_body(new, cte, body)
+    if cte in mime.IDENTITY:
+        encoded = mime.splice(body, changes)
+        if mime.max_line_length(encoded) > MAX_LINE:
+            cte = part_report.transfer_encoding = "quoted-printable"
+            report.warn(Warning.REENCODED_QP, part.path or "body")
+            edits.append(_set_transfer_encoding(raw, part, cte))
+            encoded = mime.encode_qp(encoded, mime.line_ending(body))
+    elif cte == "quoted-printable":
+        encoded = mime.splice_qp(body, decoded, changes)
+    else:
+        encoded = mime.encode_base64(mime.splice(decoded, changes), body)
     if len(encoded) > CLIP_WARNING:
         report.warn(Warning.MAY_BE_CLIPPED, part.path or "body")
     edits.append((part.body_start, part.body_end, encoded))
     return edits
 
 
-def _set_transfer_encoding(raw: bytes, part: mime.Part, cte: str) -> tuple[int, int, bytes]:
+def _set_transfer_encoding(raw: bytes, part: mime.Part, cte: str) -> mime.Edit:
     if part.cte_value is not None:
         start, end = part.cte_value
         return start, end, b" " + cte.encode("ascii")

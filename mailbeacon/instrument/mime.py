@@ -17,6 +17,7 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*?)(?=\r?\n(?![ \t])|\Z)", re.S | re.M)
 _PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _LINE_END = re.compile(rb"\r?\n")
+_DELIMITER_REST = re.compile(rb"(--)?[ \t]*(?:\r?\n|\Z)")
 
 SIGNED_TYPES = frozenset(
     {"multipart/signed", "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
@@ -101,15 +102,20 @@ def _split(data: bytes, part: Part) -> Iterator[Part]:
     boundary = part.params.get("boundary", "")
     if not boundary:
         raise MimeError(f"{part.content_type} without a boundary parameter")
-    delimiter = re.compile(rb"^--" + re.escape(boundary.encode("latin-1")) + rb"(--)?[ \t]*\r?$", re.M)
+    marker = b"--" + boundary.encode("latin-1")
     starts: list[tuple[int, int, bool]] = []  # (line start, next line start, is close)
     pos = part.body_start
-    while (m := delimiter.search(data, pos, part.body_end)) is not None:
-        after = m.end() + 1 if data.startswith(b"\n", m.end()) else m.end()
-        starts.append((m.start(), after, bool(m.group(1))))
-        if m.group(1):
+    while (found := data.find(marker, pos, part.body_end)) >= 0:
+        pos = found + len(marker)
+        if found > part.body_start and data[found - 1] != 0x0A:
+            continue  # a delimiter starts a line (RFC 2046 §5.1.1)
+        rest = _DELIMITER_REST.match(data, pos, part.body_end)
+        if rest is None:
+            continue  # a longer boundary that starts with ours
+        starts.append((found, rest.end(), bool(rest.group(1))))
+        if rest.group(1):
             break
-        pos = after
+        pos = rest.end()
     if not starts:
         raise MimeError(f"{part.content_type} has no part with boundary {boundary!r}")
     for n, (_, body_start, is_close) in enumerate(starts):
@@ -193,12 +199,89 @@ def encode_base64(decoded: bytes, original: bytes) -> bytes:
     return eol.join(lines) + trailer
 
 
-def encode_body(decoded: bytes, cte: str, original: bytes) -> bytes:
-    if cte in IDENTITY:
-        return decoded
-    if cte == "quoted-printable":
-        return encode_qp(decoded, line_ending(original))
-    return encode_base64(decoded, original)
+Edit = tuple[int, int, bytes]
+
+
+def splice(data: bytes, edits: list[Edit]) -> bytes:
+    """Apply sorted, non-overlapping (start, end, replacement) edits."""
+    out: list[bytes] = []
+    last = 0
+    for start, end, replacement in edits:
+        out.append(data[last:start])
+        out.append(replacement)
+        last = end
+    out.append(data[last:])
+    return b"".join(out)
+
+
+def splice_qp(encoded: bytes, decoded: bytes, edits: list[Edit]) -> bytes:
+    """Apply edits made to the decoded text of a quoted-printable body.
+
+    Only the lines an edit touches are encoded again; every other line keeps
+    its original bytes, soft breaks included. When encoded and decoded lines do
+    not pair up one to one (escaped line breaks), the whole body is encoded.
+    """
+    eol = line_ending(encoded)
+    hard_breaks = encoded.count(eol) - encoded.count(b"=" + eol)
+    if decoded.count(eol) != hard_breaks or (eol == b"\n" and b"\r" in decoded):
+        return encode_qp(splice(decoded, edits), eol)
+    out: list[bytes] = []
+    enc_pos = 0  # start of the encoded text that pairs with decoded[dec_pos:]
+    dec_pos = 0
+    for first, last, group in _line_groups(decoded, edits, eol):
+        enc_start = _skip_lines(encoded, enc_pos, decoded.count(eol, dec_pos, first), first - dec_pos, eol)
+        if last == len(decoded):
+            enc_end = len(encoded)
+        else:
+            lines = decoded.count(eol, first, last) + 1
+            enc_end = _skip_lines(encoded, enc_start, lines, last - first + len(eol), eol) - len(eol)
+        chunk = splice(decoded[first:last], [(s - first, e - first, r) for s, e, r in group])
+        out.append(encoded[enc_pos:enc_start])
+        out.append(encode_qp(chunk, eol))
+        enc_pos, dec_pos = enc_end, last
+    out.append(encoded[enc_pos:])
+    return b"".join(out)
+
+
+def _skip_lines(encoded: bytes, pos: int, lines: int, decoded_length: int, eol: bytes) -> int:
+    """Offset just after the `lines`-th hard line break from `pos`.
+
+    Decoding never makes text longer, so those lines take at least
+    `decoded_length` encoded bytes: count the breaks in that stretch with two C
+    calls, then walk only the few lines that escapes and soft breaks add.
+    """
+    if lines == 0:
+        return pos
+    end = pos + decoded_length
+    found = encoded.count(eol, pos, end) - encoded.count(b"=" + eol, pos, end)
+    while found < lines:
+        at = encoded.find(eol, end - len(eol) + 1)
+        if at < 0:
+            return len(encoded)
+        end = at + len(eol)
+        if encoded[at - 1 : at] != b"=":
+            found += 1
+    return end
+
+
+def _line_groups(decoded: bytes, edits: list[Edit], eol: bytes) -> Iterator[tuple[int, int, list[Edit]]]:
+    """Whole decoded lines around the edits, merged where they share a line."""
+    first = last = -1
+    group: list[Edit] = []
+    for edit in edits:
+        start = decoded.rfind(eol, 0, edit[0])
+        start = 0 if start < 0 else start + len(eol)
+        end = decoded.find(eol, edit[1])
+        end = len(decoded) if end < 0 else end
+        if group and start <= last:
+            last = max(last, end)
+            group.append(edit)
+            continue
+        if group:
+            yield first, last, group
+        first, last, group = start, end, [edit]
+    if group:
+        yield first, last, group
 
 
 def max_line_length(data: bytes) -> int:

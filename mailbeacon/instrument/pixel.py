@@ -32,7 +32,7 @@ def place_pixel(text: str, scan: Scan, at_top: bool) -> tuple[int, str]:
         return scan.body_close, "before </body>"
     if scan.html_close is not None:
         return scan.html_close, "before </html>"
-    return len(text.rstrip()), "end"
+    return len(text.rstrip(" \t\r\n\f")), "end"  # ASCII only: in the latin-1 view 0xA0 may be half a character
 
 
 def is_xhtml(text: str) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from mailbeacon.instrument import links as L
 from mailbeacon.instrument.charsets import TextView, decode_span
 from mailbeacon.instrument.html import Tag, scan_html, strip_tags
+from mailbeacon.instrument.mime import Edit
 from mailbeacon.instrument.pixel import CLIP_LIMIT, is_xhtml, pixel_tag, place_pixel
 from mailbeacon.instrument.report import LinkReport, PartReport, Report, SkipReason, Warning
 from mailbeacon.instrument.tracker import Tracker
@@ -38,8 +39,8 @@ def rewrite_part(
     index: LinkIndex,
     report: Report,
     part: PartReport,
-) -> bytes | None:
-    """The new decoded body, or None when nothing changes."""
+) -> list[Edit]:
+    """Edits to the decoded body: sorted, non-overlapping (start, end, replacement)."""
     original = decoded.decode("latin-1")
     scan = scan_html(view.scan)
     edits: list[tuple[int, int, str]] = []
@@ -65,7 +66,7 @@ def rewrite_part(
             target = recognised.target
         inner = decode_span(view, strip_tags(tag.inner(original)))
         link = LinkReport(part.path, tag.name, target, L.visible_text(inner), tracked=False)
-        link.reason = _decide(tag, target, inner, options, decided, report)
+        link.reason = _decide(tag, target, inner, link.text, options, decided, report)
         value = None
         if link.reason is None:
             link.tracked = True
@@ -89,17 +90,8 @@ def rewrite_part(
         edits.append((offset, offset, pixel_tag(tracker.pixel_url(), is_xhtml(original))))
         part.pixel = where
 
-    if not edits:
-        return None
     edits.sort(key=lambda edit: (edit[0], edit[1]))
-    out: list[str] = []
-    last = 0
-    for start, end, replacement in edits:
-        out.append(original[last:start])
-        out.append(replacement)
-        last = end
-    out.append(original[last:])
-    return "".join(out).encode("latin-1")
+    return [(start, end, replacement.encode("latin-1")) for start, end, replacement in edits]
 
 
 def _target_of(view: TextView, original: str, start: int, end: int) -> str:
@@ -108,7 +100,13 @@ def _target_of(view: TextView, original: str, start: int, end: int) -> str:
 
 
 def _decide(
-    tag: Tag, target: str, text: str, options: Options, decided: dict[str, LinkReport], report: Report
+    tag: Tag,
+    target: str,
+    text: str,
+    shown: str,
+    options: Options,
+    decided: dict[str, LinkReport],
+    report: Report,
 ) -> SkipReason | None:
     reason = L.why_not_trackable(target)
     if reason is not None:
@@ -119,8 +117,7 @@ def _decide(
     if twin is not None:
         # A VML button follows the decision for its <a> twin (same target).
         return twin.reason
-    if L.text_is_url(text):
-        shown = L.visible_text(text)
+    if L.text_is_url(text, shown):
         if not _same_address(shown, target):
             report.warn(Warning.VISIBLE_URL_DIFFERS, f"{shown!r} -> {target}")
         return SkipReason.VISIBLE_TEXT_IS_URL
