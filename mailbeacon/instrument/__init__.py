@@ -8,7 +8,7 @@ about how an email must survive tracking lives here and is tested here.
 
 from __future__ import annotations
 
-from mailbeacon.instrument.message import Instrumented, Plan, instrument_message
+from mailbeacon.instrument.message import Instrumented, Plan, Prepared, instrument_message, prepare_message
 from mailbeacon.instrument.report import LinkReport, PartReport, Report, SkipReason, Warning
 from mailbeacon.instrument.tracker import Recognised, TokenTracker, Tracker
 
@@ -17,6 +17,7 @@ __all__ = [
     "LinkReport",
     "PartReport",
     "Plan",
+    "Prepared",
     "Recognised",
     "Report",
     "SkipReason",
@@ -24,4 +25,5 @@ __all__ = [
     "Tracker",
     "Warning",
     "instrument_message",
+    "prepare_message",
 ]

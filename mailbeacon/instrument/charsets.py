@@ -36,6 +36,8 @@ class TextView:
     """Python codec used to decode visible text and URLs."""
     scan: str
     """latin-1 view of the bytes, with non-ASCII runs of stateful charsets masked."""
+    ascii_is_text: bool
+    """ASCII bytes decode to themselves (false for ISO-2022 and HZ, whose escapes are ASCII)."""
 
 
 class CharsetError(ValueError):
@@ -63,10 +65,9 @@ def text_view(body: bytes, charset: str | None) -> TextView:
     codec = lookup_codec(charset)
     if codec.startswith(("utf-16", "utf-32", "utf_16", "utf_32", "utf-7", "utf_7")) or not _ascii_compatible(codec):
         raise CharsetError(codec, supported=True)
-    view = body.decode("latin-1")
     if codec.startswith(_MASKED):
-        view = _mask_shifted_runs(body).decode("latin-1")
-    return TextView(codec=codec, scan=view)
+        return TextView(codec, _mask_shifted_runs(body).decode("latin-1"), ascii_is_text=False)
+    return TextView(codec, body.decode("latin-1"), ascii_is_text=True)
 
 
 @functools.lru_cache(maxsize=256)

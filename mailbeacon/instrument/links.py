@@ -79,9 +79,13 @@ def browser_url(decoded: str, query_charset: str) -> str:
     spaces percent-encoded (UTF-8, the query in the document's charset as
     browsers do), an internationalised host turned into punycode.
     """
-    url = _TAB_NEWLINE.sub("", decoded.strip(_C0_SPACE))
+    url = decoded.strip(_C0_SPACE)
+    if "\t" in url or "\n" in url or "\r" in url:
+        url = _TAB_NEWLINE.sub("", url)
     if url.startswith("//"):
         url = "https:" + url  # protocol-relative: webmail resolves it to https
+    if url.isascii() and url.isprintable() and not any(c in url for c in ' "<>`'):
+        return url  # nothing to encode: the common case, without a regex
     if not _ENCODE.search(url):
         return url
     scheme_end = url.find("://")
@@ -125,7 +129,11 @@ def _pct(part: str, charset: str) -> str:
 
 
 def visible_text(text: str) -> str:
-    return _SPACES.sub(" ", _ZERO_WIDTH.sub("", html.unescape(text))).strip()
+    if "&" in text:
+        text = html.unescape(text)
+    if not text.isascii():
+        text = _ZERO_WIDTH.sub("", text)
+    return " ".join(text.split())
 
 
 def text_is_url(text: str, flat: str) -> bool:
@@ -158,7 +166,7 @@ def why_not_trackable(target: str) -> SkipReason | None:
         return SkipReason.RELATIVE
     if target.startswith("#"):
         return SkipReason.FRAGMENT_ONLY
-    if _PLACEHOLDER.search(target):
+    if any(c in target for c in "{*|$%[") and _PLACEHOLDER.search(target):
         return SkipReason.TEMPLATE_PLACEHOLDER
     scheme = _SCHEME.match(target)
     if scheme is None:

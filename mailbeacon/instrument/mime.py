@@ -214,74 +214,102 @@ def splice(data: bytes, edits: list[Edit]) -> bytes:
     return b"".join(out)
 
 
-def splice_qp(encoded: bytes, decoded: bytes, edits: list[Edit]) -> bytes:
-    """Apply edits made to the decoded text of a quoted-printable body.
+@dataclass(frozen=True, slots=True)
+class QpGroup:
+    """Whole lines of a quoted-printable body around some edits, located in both forms."""
 
-    Only the lines an edit touches are encoded again; every other line keeps
-    its original bytes, soft breaks included. When encoded and decoded lines do
-    not pair up one to one (escaped line breaks), the whole body is encoded.
+    enc_start: int
+    enc_end: int
+    first: int
+    last: int
+    edits: int
+    """How many of the (sorted) edits fall in this group."""
+
+
+def qp_groups(encoded: bytes, decoded: bytes, spans: list[tuple[int, int]]) -> list[QpGroup] | None:
+    """Where the lines around `spans` (sorted decoded offsets) lie in the encoded body.
+
+    Decoding keeps every hard line break, so decoded line n is encoded line n
+    unless escapes (=0D=0A) made extra line breaks: then the counts differ and
+    the answer is None (the caller encodes the whole body again).
     """
     eol = line_ending(encoded)
-    hard_breaks = encoded.count(eol) - encoded.count(b"=" + eol)
-    if decoded.count(eol) != hard_breaks or (eol == b"\n" and b"\r" in decoded):
-        return encode_qp(splice(decoded, edits), eol)
+    wanted = list(_line_groups(decoded, spans, eol))
+    # Decoded line numbers where each group starts and ends.
+    marks: list[tuple[int, int]] = []
+    line = pos = 0
+    for first, last, _ in wanted:
+        line += decoded.count(eol, pos, first)
+        end_line = line + decoded.count(eol, first, last)
+        marks.append((line, end_line))
+        line, pos = end_line, last
+    starts: dict[int, int] = {}  # decoded line number -> encoded offset of its start
+    ends: dict[int, int] = {}  # decoded line number -> encoded offset of its line break
+    needed_starts = {m[0] for m in marks}
+    needed_ends = {m[1] for m in marks}
+    offset = logical = 0
+    step = len(eol)
+    starts[0] = 0
+    for physical in encoded.split(eol)[:-1]:  # each of these is followed by a line break
+        offset += len(physical)
+        if physical[-1:] != b"=":  # a hard line break: the next decoded line starts after it
+            if logical in needed_ends:
+                ends[logical] = offset
+            logical += 1
+            if logical in needed_starts:
+                starts[logical] = offset + step
+        offset += step
+    if logical != decoded.count(eol):
+        return None
+    return [
+        QpGroup(starts[a], ends.get(b, len(encoded)), first, last, count)
+        for (first, last, count), (a, b) in zip(wanted, marks, strict=True)
+    ]
+
+
+def splice_qp(encoded: bytes, decoded: bytes, groups: list[QpGroup], edits: list[Edit]) -> bytes | None:
+    """Apply edits to a quoted-printable body, encoding again only the lines they touch.
+
+    Every other line keeps its original bytes, soft breaks included. None if a
+    re-encoded line would not decode back exactly (the caller encodes it all).
+    """
+    eol = line_ending(encoded)
     out: list[bytes] = []
-    enc_pos = 0  # start of the encoded text that pairs with decoded[dec_pos:]
-    dec_pos = 0
-    for first, last, group in _line_groups(decoded, edits, eol):
-        enc_start = _skip_lines(encoded, enc_pos, decoded.count(eol, dec_pos, first), first - dec_pos, eol)
-        if last == len(decoded):
-            enc_end = len(encoded)
-        else:
-            lines = decoded.count(eol, first, last) + 1
-            enc_end = _skip_lines(encoded, enc_start, lines, last - first + len(eol), eol) - len(eol)
-        chunk = splice(decoded[first:last], [(s - first, e - first, r) for s, e, r in group])
-        out.append(encoded[enc_pos:enc_start])
-        out.append(encode_qp(chunk, eol))
-        enc_pos, dec_pos = enc_end, last
+    enc_pos = k = 0
+    for group in groups:
+        first = group.first
+        chunk = splice(decoded[first : group.last], [(s - first, e - first, r) for s, e, r in edits[k : k + group.edits]])
+        k += group.edits
+        if not _breaks_match(chunk, eol):
+            return None  # a CR or LF of its own would become a line break of the message's
+        piece = binascii.b2a_qp(chunk + eol, quotetabs=False, istext=True)[: -len(eol)]
+        if binascii.a2b_qp(piece) != chunk:
+            return None
+        out.append(encoded[enc_pos : group.enc_start])
+        out.append(piece)
+        enc_pos = group.enc_end
     out.append(encoded[enc_pos:])
     return b"".join(out)
 
 
-def _skip_lines(encoded: bytes, pos: int, lines: int, decoded_length: int, eol: bytes) -> int:
-    """Offset just after the `lines`-th hard line break from `pos`.
-
-    Decoding never makes text longer, so those lines take at least
-    `decoded_length` encoded bytes: count the breaks in that stretch with two C
-    calls, then walk only the few lines that escapes and soft breaks add.
-    """
-    if lines == 0:
-        return pos
-    end = pos + decoded_length
-    found = encoded.count(eol, pos, end) - encoded.count(b"=" + eol, pos, end)
-    while found < lines:
-        at = encoded.find(eol, end - len(eol) + 1)
-        if at < 0:
-            return len(encoded)
-        end = at + len(eol)
-        if encoded[at - 1 : at] != b"=":
-            found += 1
-    return end
-
-
-def _line_groups(decoded: bytes, edits: list[Edit], eol: bytes) -> Iterator[tuple[int, int, list[Edit]]]:
-    """Whole decoded lines around the edits, merged where they share a line."""
+def _line_groups(decoded: bytes, spans: list[tuple[int, int]], eol: bytes) -> Iterator[tuple[int, int, int]]:
+    """Whole decoded lines around the spans, merged where they share a line: (first, last, count)."""
     first = last = -1
-    group: list[Edit] = []
-    for edit in edits:
-        start = decoded.rfind(eol, 0, edit[0])
+    count = 0
+    for span_start, span_end in spans:
+        start = decoded.rfind(eol, 0, span_start)
         start = 0 if start < 0 else start + len(eol)
-        end = decoded.find(eol, edit[1])
+        end = decoded.find(eol, span_end)
         end = len(decoded) if end < 0 else end
-        if group and start <= last:
+        if count and start <= last:
             last = max(last, end)
-            group.append(edit)
+            count += 1
             continue
-        if group:
-            yield first, last, group
-        first, last, group = start, end, [edit]
-    if group:
-        yield first, last, group
+        if count:
+            yield first, last, count
+        first, last, count = start, end, 1
+    if count:
+        yield first, last, count
 
 
 def max_line_length(data: bytes) -> int:

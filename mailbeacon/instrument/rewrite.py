@@ -1,4 +1,4 @@
-"""Instrument one decoded HTML part: wrap eligible links, add one pixel, drop our old ones."""
+"""Plan one decoded HTML part: which links to wrap, where the pixel goes, which old tracking to drop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from mailbeacon.instrument import links as L
 from mailbeacon.instrument.charsets import TextView, decode_span
 from mailbeacon.instrument.html import Tag, scan_html, strip_tags
-from mailbeacon.instrument.mime import Edit
 from mailbeacon.instrument.pixel import CLIP_LIMIT, is_xhtml, pixel_tag, place_pixel
 from mailbeacon.instrument.report import LinkReport, PartReport, Report, SkipReason, Warning
 from mailbeacon.instrument.tracker import Tracker
@@ -30,27 +29,55 @@ class LinkIndex:
         return self.by_target.setdefault(target, len(self.by_target))
 
 
-def rewrite_part(
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A span of a decoded HTML part that each recipient's copy fills in.
+
+    Everything about a slot is decided once per message; only the URL inside
+    it differs per recipient, so a campaign scans each message once.
+    """
+
+    start: int
+    end: int
+    kind: str
+    """"click" (a wrapped href value), "pixel" (an insertion), or "fixed" (same text for everyone)."""
+    link: int = -1
+    target: str = ""
+    quote: str = '"'
+    text: str = ""
+    """For "fixed": the replacement; for "pixel": "/" when the document is XHTML."""
+
+    def fill(self, tracker: Tracker) -> bytes:
+        if self.kind == "click":
+            value = L.attribute_value(tracker.click_url(self.link, self.target), self.quote)
+        elif self.kind == "pixel":
+            value = pixel_tag(tracker.pixel_url(), xhtml=self.text == "/")
+        else:
+            value = self.text
+        return value.encode("latin-1")
+
+
+def plan_part(
     decoded: bytes,
     view: TextView,
     encoded_size: int,
     options: Options,
-    tracker: Tracker,
+    recogniser: Tracker,
     index: LinkIndex,
     report: Report,
     part: PartReport,
-) -> list[Edit]:
-    """Edits to the decoded body: sorted, non-overlapping (start, end, replacement)."""
+) -> list[Slot]:
+    """The slots of one decoded HTML part, sorted and non-overlapping."""
     original = decoded.decode("latin-1")
     scan = scan_html(view.scan)
-    edits: list[tuple[int, int, str]] = []
+    slots: list[Slot] = []
 
     for img in scan.images:
         src = img.attrs.get("src")
         if src is not None and src.value:
-            recognised = tracker.recognise(_target_of(view, original, src.start, src.end))
+            recognised = recogniser.recognise(_target_of(view, original, src.start, src.end))
             if recognised is not None and recognised.kind == "open":
-                edits.append((img.start, img.end, ""))
+                slots.append(Slot(img.start, img.end, "fixed"))  # our old pixel: removed
 
     decided: dict[str, LinkReport] = {}
     found: list[tuple[int, LinkReport]] = []
@@ -60,42 +87,47 @@ def rewrite_part(
         if href is None:
             continue  # <a name=...>: an anchor, not a link
         target = _target_of(view, original, href.start, href.end)
-        recognised = tracker.recognise(target)
+        recognised = recogniser.recognise(target)
         was_ours = recognised is not None and recognised.kind == "click"
         if recognised is not None and was_ours:
             target = recognised.target
-        inner = decode_span(view, strip_tags(tag.inner(original)))
+        inner = tag.inner(original)
+        if "<" in inner:
+            inner = strip_tags(inner)
+        if not (view.ascii_is_text and inner.isascii()):
+            inner = decode_span(view, inner)
         link = LinkReport(part.path, tag.name, target, L.visible_text(inner), tracked=False)
         link.reason = _decide(tag, target, inner, link.text, options, decided, report)
-        value = None
         if link.reason is None:
             link.tracked = True
             link.link = index.of(target)
-            value = tracker.click_url(link.link, target)
+            slots.append(Slot(href.start, href.end, "click", link.link, target, href.quote))
         elif was_ours:
-            value = target  # unwrap our old link to where it pointed
-        if value is not None:
-            edits.append((href.start, href.end, L.attribute_value(value, href.quote)))
+            # Unwrap our old link to where it pointed.
+            slots.append(Slot(href.start, href.end, "fixed", text=L.attribute_value(target, href.quote)))
         if tag.name == "a":
             decided.setdefault(target, link)
         found.append((tag.start, link))
     report.links.extend(link for _, link in sorted(found, key=lambda item: item[0]))
 
     if options.opens:
-        growth = sum(len(r) - (e - s) for s, e, r in edits)
+        # Tracking URLs are about the target's length plus a fixed part; near enough for a threshold.
+        growth = sum(len(s.target) * 4 // 3 + 80 - (s.end - s.start) for s in slots if s.kind == "click")
         at_top = options.pixel_at_top or encoded_size + growth > CLIP_LIMIT
         if at_top and not options.pixel_at_top:
             report.warn(Warning.GMAIL_CLIPPING, part.path or "body")
         offset, where = place_pixel(original, scan, at_top)
-        edits.append((offset, offset, pixel_tag(tracker.pixel_url(), is_xhtml(original))))
+        slots.append(Slot(offset, offset, "pixel", text="/" if is_xhtml(original) else ""))
         part.pixel = where
 
-    edits.sort(key=lambda edit: (edit[0], edit[1]))
-    return [(start, end, replacement.encode("latin-1")) for start, end, replacement in edits]
+    slots.sort(key=lambda slot: (slot.start, slot.end))
+    return slots
 
 
 def _target_of(view: TextView, original: str, start: int, end: int) -> str:
-    raw = decode_span(view, original[start:end])
+    raw = original[start:end]
+    if not (view.ascii_is_text and raw.isascii()):
+        raw = decode_span(view, raw)
     return L.browser_url(L.unescape_attribute(raw), view.codec)
 
 

@@ -63,6 +63,8 @@ class TokenTracker:
 
     def recognise(self, url: str) -> Recognised | None:
         # The signature, not the host, proves the URL is ours: the base URL may have changed.
+        if "/o/" not in url and "/c/" not in url:
+            return None
         if (m := _OPEN_PATH.match(url)) is not None:
             try:
                 self.keyring.verify_open(m.group(1))
