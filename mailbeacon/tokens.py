@@ -96,7 +96,10 @@ class Keyring:
     def load_or_create(cls, data_dir: Path) -> Keyring:
         """Load `data_dir/keys`, creating it (mode 0600, one fresh key) on first use.
 
-        >>> ring = Keyring.load_or_create(Path("mailbeacon-data"))  # doctest: +SKIP
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> Keyring.load_or_create(folder).active_kid, oct((folder / "keys").stat().st_mode & 0o777)
+        (0, '0o600')
         """
         path = data_dir / "keys"
         if not path.exists():
@@ -108,8 +111,10 @@ class Keyring:
     def rotate(cls, data_dir: Path) -> int:
         """Append a new key, which signs from now on; returns its kid. Reload long-running verifiers.
 
-        >>> Keyring.rotate(Path("mailbeacon-data"))  # doctest: +SKIP
-        1
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> Keyring.rotate(folder), Keyring.load_or_create(folder).active_kid
+        (1, 1)
         """
         path = data_dir / "keys"
         cls.load_or_create(data_dir)
