@@ -20,11 +20,11 @@ def _nocase(word: str) -> str:
 
 _NAMES = ("a", "img", "body", "html", "head", "style", "script", "title", "textarea", "xmp")
 _SCAN = re.compile(
-    r"<(!--|/(?:"
+    r"<(!--|!\[endif\]|(?:/(?:"
     + "|".join(_nocase(n) for n in ("body", "html", "head"))
-    + r")|(?:"
+    + r")|"
     + "|".join(_nocase(n) for n in _NAMES)
-    + r"|[vV]:[a-zA-Z]+))(?![a-zA-Z0-9:_-])"
+    + r"|[vV]:[a-zA-Z]+)(?![a-zA-Z0-9:_-]))"
 )
 # A start tag runs to the first '>' outside a quoted attribute value; possessive
 # quantifiers keep an unterminated tag from costing exponential backtracking.
@@ -71,6 +71,8 @@ class Scan:
     body_close: int | None = None
     html_close: int | None = None
     head_close: int | None = None
+    unterminated: bool = False
+    """The text ends inside a comment, a tag or <style>: its end is no place for markup."""
 
 
 def _read_tag(text: str, name: str, start: int, pos: int) -> Tag | None:
@@ -145,6 +147,7 @@ def scan_html(text: str) -> Scan:
     found = Scan()
     pos = 0
     n = len(text)
+    conditional = False  # inside <!--[if mso]> ... <![endif]-->: Outlook's markup only
     while (m := _SCAN.search(text, pos)) is not None:
         enclosing = _enclosing_tag_end(text, m.start())
         if enclosing:
@@ -153,11 +156,24 @@ def scan_html(text: str) -> Scan:
         token = m.group(1).lower()
         if token == "!--":
             pos = _skip_comment(text, m.end())
+            # <!--[if mso]> hides what follows from everyone but Outlook; <!--[if !mso]><!--> does not.
+            if text.startswith(("[if", "[ if"), m.end()) and not text.startswith("<!--", pos):
+                conditional = True
+            if pos < 0:
+                found.unterminated = True
+                break
+            continue
+        if token == "![endif]":
+            conditional = False
+            gt = text.find(">", m.end())
+            pos = gt + 1 if gt >= 0 else n
             continue
         closing = token.startswith("/")
         name = token.lstrip("/")
         if closing:
-            if name == "body":
+            if conditional:
+                pass  # a </body> only Outlook sees is no place for a pixel everyone must load
+            elif name == "body":
                 found.body_close = m.start()
             elif name == "html":
                 found.html_close = m.start()
@@ -167,11 +183,15 @@ def scan_html(text: str) -> Scan:
             continue
         tag = _read_tag(text, name, m.start(), m.end())
         if tag is None:
+            found.unterminated = True
             break
         pos = tag.end
         if name in _RAW_TEXT:
             end = _RAW_TEXT[name].search(text, pos)
-            pos = end.start() if end else n
+            if end is None:
+                found.unterminated = True
+                break
+            pos = end.start()
         elif name == "a" or (name.startswith("v:") and "href" in tag.attrs):
             closer = _A_END if name == "a" else _closer(name)
             end = closer.search(text, pos)
@@ -181,7 +201,17 @@ def scan_html(text: str) -> Scan:
             found.images.append(tag)
         elif name == "body" and found.body_open_end is None:
             found.body_open_end = tag.end
+    if not found.unterminated and _ends_inside_tag(text):
+        found.unterminated = True
     return found
+
+
+def _ends_inside_tag(text: str) -> bool:
+    """True for `...<p class="x` : the scanner skips tags it does not need, so look at the last one."""
+    lt = text.rfind("<")
+    while lt >= 0 and not (text[lt + 1 : lt + 2].isalpha() or text[lt + 1 : lt + 2] in ("/", "!", "?")):
+        lt = text.rfind("<", 0, lt)
+    return lt >= 0 and _TAG_REST.match(text, lt + 1) is None
 
 
 def _enclosing_tag_end(text: str, pos: int) -> int:
@@ -200,16 +230,20 @@ def _closer(name: str) -> re.Pattern[str]:
 
 
 def _skip_comment(text: str, pos: int) -> int:
+    """Where scanning resumes after `<!--`; -1 when the comment never ends."""
     if text.startswith("[if", pos) or text.startswith("[ if", pos):
-        # MSO conditional comment: its content is markup for Outlook; keep scanning inside.
+        # MSO conditional comment: its content is markup for Outlook; keep scanning inside,
+        # provided it closes (browsers read an unclosed one as a comment to the end).
         opener_end = text.find("]>", pos)
-        return opener_end + 2 if opener_end >= 0 else len(text)
+        if opener_end < 0 or _COMMENT_END.search(text, opener_end) is None:
+            return -1
+        return opener_end + 2
     if text.startswith(">", pos):
         return pos + 1
     if text.startswith("->", pos):
         return pos + 2
     end = _COMMENT_END.search(text, pos)
-    return end.end() if end else len(text)
+    return end.end() if end else -1
 
 
 _TAGS = re.compile(r"<!--.*?(?:-->|$)|<[^>]*>?", re.S)

@@ -50,6 +50,8 @@ class _PreparedPart:
     slots: list[Slot]
     groups: list[mime.QpGroup] | None
     """Quoted-printable only: the lines to encode again, located once per message."""
+    eol: bytes
+    """The part's line ending: its body's, else its headers' (an empty body has none)."""
     report: PartReport
 
 
@@ -163,12 +165,8 @@ def _prepare(raw: bytes, plan: Plan, recogniser: Tracker, report: Report) -> lis
         report.opens_reason = SkipReason.SIGNED if signed else SkipReason.PLAIN_TEXT
         report.warn(Warning.NO_HTML_PART)
     elif not opened:
-        instrumented = [p for p in report.parts if p.instrumented]
-        report.opens_reason = (
-            SkipReason.OPENS_DISABLED
-            if instrumented
-            else next((p.reason for p in report.parts if p.reason), SkipReason.PLAIN_TEXT)
-        )
+        reasons = [p.reason for p in report.parts if p.reason]
+        report.opens_reason = SkipReason.OPENS_DISABLED if not plan.opens else (reasons or [SkipReason.PLAIN_TEXT])[0]
     return prepared
 
 
@@ -188,6 +186,9 @@ def _prepare_part(
     raw: bytes, part: mime.Part, options: Options, recogniser: Tracker, index: LinkIndex, report: Report
 ) -> _PreparedPart | None:
     body = raw[part.body_start : part.body_end]
+    if not part.has_body:
+        report.parts.append(_part_report(part, False, SkipReason.EMPTY))
+        return None
     try:
         decoded = mime.decode_body(body, part.transfer_encoding)
     except mime.MimeError as exc:
@@ -207,10 +208,11 @@ def _prepare_part(
     slots = plan_part(decoded, view, len(body), options, recogniser, index, report, part_report)
     if not slots:
         return None
+    eol = mime.line_ending(body, mime.line_ending(raw[part.header_start : part.body_start]))
     groups = None
     if part.transfer_encoding == "quoted-printable":
-        groups = mime.qp_groups(body, decoded, [(slot.start, slot.end) for slot in slots])
-    return _PreparedPart(part, body, decoded, slots, groups, part_report)
+        groups = mime.qp_groups(body, decoded, [(slot.start, slot.end) for slot in slots], eol)
+    return _PreparedPart(part, body, decoded, slots, groups, eol, part_report)
 
 
 def _render_part(raw: bytes, prepared: _PreparedPart, tracker: Tracker) -> tuple[list[mime.Edit], list[tuple[Warning, str]]]:
@@ -225,12 +227,13 @@ def _render_part(raw: bytes, prepared: _PreparedPart, tracker: Tracker) -> tuple
             cte = "quoted-printable"
             warnings.append((Warning.REENCODED_QP, cte))
             edits.append(_set_transfer_encoding(raw, part, cte))
-            encoded = mime.encode_qp(encoded, mime.line_ending(body))
+            encoded = mime.encode_qp(encoded, prepared.eol)
     elif cte == "quoted-printable":
-        spliced = mime.splice_qp(body, decoded, prepared.groups, changes) if prepared.groups is not None else None
-        encoded = spliced if spliced is not None else mime.encode_qp(mime.splice(decoded, changes), mime.line_ending(body))
+        groups = prepared.groups
+        spliced = mime.splice_qp(body, decoded, groups, changes, prepared.eol) if groups is not None else None
+        encoded = spliced if spliced is not None else mime.encode_qp(mime.splice(decoded, changes), prepared.eol)
     else:
-        encoded = mime.encode_base64(mime.splice(decoded, changes), body)
+        encoded = mime.encode_base64(mime.splice(decoded, changes), body, prepared.eol)
     if len(encoded) > CLIP_WARNING:
         warnings.append((Warning.MAY_BE_CLIPPED, ""))
     edits.append((part.body_start, part.body_end, encoded))

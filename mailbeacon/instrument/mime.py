@@ -42,6 +42,8 @@ class Part:
     """End of the header block, before the blank line (where a header may be appended)."""
     cte_value: tuple[int, int] | None
     """Byte span of the Content-Transfer-Encoding value, if the header is present."""
+    has_body: bool = True
+    """False when no blank line ends the headers: there is no body to edit."""
     children: list[Part] = field(default_factory=list)
 
     @property
@@ -61,14 +63,17 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
 
 
 def _headers(data: bytes, start: int, end: int) -> tuple[dict[bytes, tuple[int, int]], int, int]:
-    """Header name -> value span for the block at data[start:end]; also where it ends."""
+    """Header name -> value span for the block at data[start:end]; also where it ends.
+
+    The body starts after the first empty line; with none, body start is -1.
+    """
     if data.startswith(b"\n", start) or data.startswith(b"\r\n", start):
         # No headers at all: the body starts after this empty line.
         nl = data.index(b"\n", start) + 1
         return {}, start, nl
     match = _HEADER_END.search(data, start, end)
     header_end = match.start() if match else end
-    body_start = match.end() if match else end
+    body_start = match.end() if match else -1
     found: dict[bytes, tuple[int, int]] = {}
     for m in _HEADER_LINE.finditer(data, start, header_end):
         found.setdefault(m.group(1).lower(), m.span(2))
@@ -89,7 +94,9 @@ def parse_part(data: bytes, start: int, end: int, path: str, parent: Part | None
     cte = normalise_cte(_unfold(data, cte_span)) if cte_span else ""
     disp_span = headers.get(b"content-disposition")
     disposition = parse_params(_unfold(data, disp_span))[0] if disp_span else ""
-    part = Part(path, ctype, params, cte, disposition, body_start, end, start, header_end, cte_span)
+    has_body = body_start >= 0
+    body_start = body_start if has_body else end
+    part = Part(path, ctype, params, cte, disposition, body_start, end, start, header_end, cte_span, has_body)
     if part.is_multipart and ctype not in SIGNED_TYPES:
         if parent is not None and params.get("boundary") == parent.params.get("boundary"):
             # Readers disagree on where such parts end (cpython msg_15): do not guess.
@@ -164,9 +171,9 @@ def decode_body(body: bytes, cte: str) -> bytes:
     raise MimeError(f"unknown Content-Transfer-Encoding {cte!r}")
 
 
-def line_ending(data: bytes) -> bytes:
+def line_ending(data: bytes, default: bytes = b"\r\n") -> bytes:
     m = _LINE_END.search(data)
-    return m.group(0) if m else b"\r\n"
+    return m.group(0) if m else default
 
 
 def encode_qp(decoded: bytes, eol: bytes) -> bytes:
@@ -189,8 +196,7 @@ def _breaks_match(decoded: bytes, eol: bytes) -> bool:
     return decoded.count(b"\n") == crlf and decoded.count(b"\r") == crlf
 
 
-def encode_base64(decoded: bytes, original: bytes) -> bytes:
-    eol = line_ending(original)
+def encode_base64(decoded: bytes, original: bytes, eol: bytes) -> bytes:
     first = original.split(b"\n", 1)[0].rstrip(b"\r")
     width = len(first) if 4 <= len(first) <= 76 and len(first) % 4 == 0 and len(original) > len(first) + 2 else 76
     flat = binascii.b2a_base64(decoded, newline=False)
@@ -226,14 +232,13 @@ class QpGroup:
     """How many of the (sorted) edits fall in this group."""
 
 
-def qp_groups(encoded: bytes, decoded: bytes, spans: list[tuple[int, int]]) -> list[QpGroup] | None:
+def qp_groups(encoded: bytes, decoded: bytes, spans: list[tuple[int, int]], eol: bytes) -> list[QpGroup] | None:
     """Where the lines around `spans` (sorted decoded offsets) lie in the encoded body.
 
     Decoding keeps every hard line break, so decoded line n is encoded line n
     unless escapes (=0D=0A) made extra line breaks: then the counts differ and
     the answer is None (the caller encodes the whole body again).
     """
-    eol = line_ending(encoded)
     wanted = list(_line_groups(decoded, spans, eol))
     # Decoded line numbers where each group starts and ends.
     marks: list[tuple[int, int]] = []
@@ -267,13 +272,12 @@ def qp_groups(encoded: bytes, decoded: bytes, spans: list[tuple[int, int]]) -> l
     ]
 
 
-def splice_qp(encoded: bytes, decoded: bytes, groups: list[QpGroup], edits: list[Edit]) -> bytes | None:
+def splice_qp(encoded: bytes, decoded: bytes, groups: list[QpGroup], edits: list[Edit], eol: bytes) -> bytes | None:
     """Apply edits to a quoted-printable body, encoding again only the lines they touch.
 
     Every other line keeps its original bytes, soft breaks included. None if a
     re-encoded line would not decode back exactly (the caller encodes it all).
     """
-    eol = line_ending(encoded)
     out: list[bytes] = []
     enc_pos = k = 0
     for group in groups:

@@ -24,6 +24,8 @@ class SkipReason(enum.StrEnum):
     UNKNOWN_TRANSFER_ENCODING = "unknown Content-Transfer-Encoding"
     MALFORMED_MIME = "malformed MIME"
     TOO_LARGE = "HTML part too large"
+    EMPTY = "HTML part has no body"
+    UNTERMINATED = "HTML ends inside an unfinished comment or tag: no safe place for the pixel"
     INTERNAL_ERROR = "internal error"
     # Link level: why a link is not tracked.
     CLICKS_DISABLED = "click tracking disabled"

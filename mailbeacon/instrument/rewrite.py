@@ -110,7 +110,9 @@ def plan_part(
         found.append((tag.start, link))
     report.links.extend(link for _, link in sorted(found, key=lambda item: item[0]))
 
-    if options.opens:
+    if options.opens and scan.unterminated and scan.body_close is None and scan.html_close is None:
+        part.reason = SkipReason.UNTERMINATED
+    elif options.opens:
         # Tracking URLs are about the target's length plus a fixed part; near enough for a threshold.
         growth = sum(len(s.target) * 4 // 3 + 80 - (s.end - s.start) for s in slots if s.kind == "click")
         at_top = options.pixel_at_top or encoded_size + growth > CLIP_LIMIT

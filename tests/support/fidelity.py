@@ -47,7 +47,16 @@ def check_html_fidelity(before: bytes, after: bytes, pixels: int = 1) -> list[st
     targets = [bytes.fromhex(h).decode() for h in CLICK.findall(text)]
     segments = CLICK.split(text)[::2]
     # Each tracked URL replaced exactly one href value: match the original with a hole there.
-    pattern = "(.*?)".join(re.escape(seg) for seg in segments)
+    # An unquoted value gets quotes when it is wrapped, so those two quotes are optional.
+    pattern = ""
+    for i, seg in enumerate(segments):
+        head, tail = seg, ""
+        if i > 0 and head.startswith('"'):
+            pattern += '"?'
+            head = head[1:]
+        if i < len(segments) - 1 and head.endswith('"'):
+            head, tail = head[:-1], '"?'
+        pattern += re.escape(head) + tail + ("(.*?)" if i < len(segments) - 1 else "")
     original = before.decode("latin-1")
     m = re.fullmatch(pattern, original, re.S)
     assert m is not None, "bytes changed outside href values and the pixel"

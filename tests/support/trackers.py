@@ -29,5 +29,8 @@ class NumberedTracker:
         if re.fullmatch(r"https://t\.test/o/\d+\.gif", url):
             return Recognised("open")
         if (m := _CLICK.match(url)) is not None:
-            return Recognised("click", bytes.fromhex(m.group(3)).decode())
+            try:
+                return Recognised("click", bytes.fromhex(m.group(3)).decode())
+            except (ValueError, UnicodeDecodeError):
+                return None  # like a tampered token: not ours
         return None
