@@ -1,0 +1,213 @@
+"""The only package that speaks SQL: open_store(url) -> Store, the same API on SQLite and PostgreSQL.
+
+Methods are synchronous and thread-safe; async callers run them in a worker
+thread. Driver errors never escape: an unusable database raises StoreUnavailable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from types import TracebackType
+
+from sqlalchemy import Connection, exc, select
+from sqlalchemy.engine import URL, make_url
+
+from mailbeacon.errors import ConfigError, MailbeaconError
+from mailbeacon.events import RawEvent
+from mailbeacon.store.accounts import UserRow, insert_user, select_user_by_api_key_hash, select_user_by_email
+from mailbeacon.store.backend import WRITE, Backend, Lock
+from mailbeacon.store.events import EventRow, count_events, insert_events, select_events_after
+from mailbeacon.store.messages import insert_message
+from mailbeacon.store.migrations import apply_missing
+from mailbeacon.store.postgres import open_postgres
+from mailbeacon.store.sqlite import open_sqlite
+
+__all__ = [
+    "DuplicateUser",
+    "EventRow",
+    "Store",
+    "StoreConflict",
+    "StoreUnavailable",
+    "UserRow",
+    "open_store",
+]
+
+
+class StoreUnavailable(MailbeaconError):
+    """The database cannot take the request now (locked, down, disk full, not migrated); retry later."""
+
+
+class StoreConflict(MailbeaconError):
+    """A write contradicts stored data: a unique key is taken or a referenced row is missing."""
+
+
+class DuplicateUser(StoreConflict):
+    """A user with this email (or API key) exists already."""
+
+
+def open_store(url: str) -> Store:
+    """`sqlite:///path/to/file.db` or `postgresql://user@host:port/db`; connects lazily.
+
+    >>> open_store("mysql://localhost/db")
+    Traceback (most recent call last):
+    ...
+    mailbeacon.errors.ConfigError: store URL must start with sqlite:/// or postgresql://, got 'mysql://localhost/db'
+    """
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as e:
+        raise ConfigError(f"store URL is not a database URL: {url!r}") from e
+    backend_name = parsed.get_backend_name()
+    if backend_name == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ConfigError(f"store URL needs a file, an in-memory SQLite is private to one connection: {url!r}")
+        return Store(open_sqlite(parsed), _describe(parsed))
+    if backend_name in ("postgresql", "postgres"):
+        return Store(open_postgres(parsed), _describe(parsed))
+    raise ConfigError(f"store URL must start with sqlite:/// or postgresql://, got {_describe(parsed)!r}")
+
+
+class Store:
+    """Named queries over one database; build it with open_store()."""
+
+    def __init__(self, backend: Backend, name: str) -> None:
+        self._backend = backend
+        self._name = name
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Store {self._name}>"
+
+    def migrate(self) -> None:
+        """Apply the migrations this database lacks; safe to run again and from several processes."""
+        with self._translated("migrate"):
+            apply_missing(partial(self._write, Lock.MIGRATIONS))
+
+    def append_events(self, events: Sequence[RawEvent]) -> int:
+        """Store a batch in one transaction; returns how many were new (a replayed uid is stored once)."""
+        if not events:
+            return 0
+        with self._translated(f"store {len(events)} events"), self._write(Lock.EVENT_LOG) as conn:
+            return insert_events(conn, events)
+
+    def events_after(self, cursor: int, limit: int, user_id: int | None) -> list[EventRow]:
+        """Up to `limit` events with id > cursor, in id order; user_id None means all (admin)."""
+        with self._translated("read events"), self._read() as conn:
+            return select_events_after(conn, cursor, limit, user_id)
+
+    def count_events(self) -> int:
+        with self._translated("count events"), self._read() as conn:
+            return count_events(conn)
+
+    def record_message(
+        self,
+        user_id: int | None,
+        sender: str | None,
+        subject: str | None,
+        message_id_header: str | None,
+        deliveries: Sequence[tuple[bytes, str]],
+        links: Sequence[tuple[int, str]],
+        utm: str | None = None,
+    ) -> int:
+        """Store a message, its (delivery_key, recipient) pairs and (idx, url) links at once; returns its id."""
+        with self._translated("record a message"), self._write() as conn:
+            return insert_message(
+                conn,
+                user_id=user_id,
+                sender=sender,
+                subject=subject,
+                message_id_header=message_id_header,
+                utm=utm,
+                delivery_rows=deliveries,
+                link_rows=links,
+                now=time.time(),
+            )
+
+    def add_user(self, email: str, is_admin: bool, seat: str, api_key_hash: str, smtp_password_hash: str) -> int:
+        try:
+            with self._translated("add a user"), self._write() as conn:
+                return insert_user(
+                    conn,
+                    email=email,
+                    is_admin=is_admin,
+                    seat=seat,
+                    api_key_hash=api_key_hash,
+                    smtp_password_hash=smtp_password_hash,
+                    now=time.time(),
+                )
+        except StoreConflict as e:
+            raise DuplicateUser(f"a user with email {email!r} or the same API key exists already") from e
+
+    def user_by_api_key_hash(self, api_key_hash: str) -> UserRow | None:
+        with self._translated("look up a user"), self._read() as conn:
+            return select_user_by_api_key_hash(conn, api_key_hash)
+
+    def user_by_email(self, email: str) -> UserRow | None:
+        with self._translated("look up a user"), self._read() as conn:
+            return select_user_by_email(conn, email)
+
+    def ping(self) -> bool:
+        """True if the database answers a trivial query now; never raises."""
+        try:
+            with self._read() as conn:
+                conn.execute(select(1)).scalar_one()
+        except Exception:  # a health check reports, it does not raise
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close pooled connections; later calls raise StoreUnavailable."""
+        self._closed = True
+        self._backend.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self, lock: Lock | None = None) -> Iterator[Connection]:
+        with self._backend.writer, self._connect() as conn:
+            conn.execution_options(**{WRITE: True})
+            with conn.begin():
+                if lock is not None:
+                    self._backend.hold(conn, lock)
+                yield conn
+
+    def _connect(self) -> Connection:
+        if self._closed:
+            raise StoreUnavailable(f"{self._name}: the store is closed")
+        return self._backend.engine.connect()
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Turn driver errors into the two outcomes callers handle, once, here."""
+        try:
+            yield
+        except exc.IntegrityError as e:
+            raise StoreConflict(f"{self._name}: cannot {action}: {_reason(e)}") from e
+        except (exc.DBAPIError, exc.TimeoutError) as e:
+            # Everything else the driver reports (locked, refused, disk full, no such
+            # table) means the database cannot serve us now; callers retry or spool.
+            raise StoreUnavailable(f"{self._name}: cannot {action}: {_reason(e)}") from e
+
+
+def _reason(error: exc.SQLAlchemyError) -> str:
+    original = error.orig if isinstance(error, exc.DBAPIError) else None
+    text = str(original if original is not None else error).strip()
+    return text.splitlines()[0] if text else type(original or error).__name__
+
+
+def _describe(url: URL) -> str:
+    return url.render_as_string(hide_password=True)

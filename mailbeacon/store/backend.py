@@ -1,0 +1,43 @@
+"""What differs between SQLite and PostgreSQL, handed to the Store as one value.
+
+The Store itself stays dialect-free: it asks the backend for its engine, for the
+in-process writer lock and for cross-process locks held until commit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+WRITE = "mailbeacon_write"
+"""Execution option on connections that open write transactions (SQLite: BEGIN IMMEDIATE)."""
+
+
+class Lock(enum.IntEnum):
+    """Cross-process locks a write transaction may hold until it ends (PostgreSQL advisory lock keys)."""
+
+    MIGRATIONS = 0x6D62_0001
+    EVENT_LOG = 0x6D62_0002
+    """Appends commit in id order, so a reader's cursor never skips a late commit of a lower id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    engine: Engine
+    writer: AbstractContextManager[object]
+    """Held around every write transaction in this process."""
+    hold: Callable[[Connection, Lock], None]
+    """Take a lock until the transaction ends; a no-op where writes are serial anyway."""
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table, *keys: str) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING, spelled for the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))

@@ -1,0 +1,118 @@
+"""The events log: append a batch exactly once, read it back in id order after a cursor.
+
+Appends never reject an event: unknown deliveries are kept, and text the
+database cannot hold (NUL, lone surrogates) is made storable rather than refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select
+
+from mailbeacon.events import EventKind, RawEvent
+from mailbeacon.store.backend import insert_ignoring_duplicates
+from mailbeacon.store.schema import deliveries, events, messages
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One stored event with what its delivery tells about it."""
+
+    id: int
+    """Position in the log; pass the last one seen as the next cursor."""
+    type: EventKind
+    occurred_at: float
+    message_id: int | None
+    """None when the delivery is unknown to this store."""
+    recipient: str | None
+    link_idx: int | None
+    url: str | None
+    ip: str
+    user_agent: str
+    method: str
+    delivery_key: bytes
+
+
+def insert_events(conn: Connection, batch: Sequence[RawEvent]) -> int:
+    """Insert the events whose uid is new; returns how many were."""
+    if not batch:
+        return 0
+    rows = [
+        {
+            "uid": e.uid,
+            "type": e.kind.value,
+            "delivery_key": e.delivery,
+            "link_idx": e.link,
+            "url": None if e.url is None else storable(e.url),
+            "occurred_at": e.occurred_at,
+            "ip": storable(e.ip),
+            "user_agent": storable(e.user_agent),
+            "method": storable(e.method),
+        }
+        for e in batch
+    ]
+    stmt = insert_ignoring_duplicates(conn, events, "uid").returning(events.c.id)
+    # RETURNING yields only the inserted rows, on both dialects and across executemany
+    # batches, where rowcount is not reliable.
+    return len(conn.execute(stmt, rows).all())
+
+
+def select_events_after(conn: Connection, cursor: int, limit: int, user_id: int | None) -> list[EventRow]:
+    query = (
+        select(
+            events.c.id,
+            events.c.type,
+            events.c.occurred_at,
+            messages.c.id.label("message_id"),
+            deliveries.c.recipient,
+            events.c.link_idx,
+            events.c.url,
+            events.c.ip,
+            events.c.user_agent,
+            events.c.method,
+            events.c.delivery_key,
+        )
+        .select_from(
+            events.outerjoin(deliveries, deliveries.c.delivery_key == events.c.delivery_key).outerjoin(
+                messages, messages.c.id == deliveries.c.message_id
+            )
+        )
+        .where(events.c.id > cursor)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    if user_id is not None:
+        query = query.where(messages.c.user_id == user_id)
+    return [
+        EventRow(
+            id=row.id,
+            type=EventKind(row.type),
+            occurred_at=row.occurred_at,
+            message_id=row.message_id,
+            recipient=row.recipient,
+            link_idx=row.link_idx,
+            url=row.url,
+            ip=row.ip,
+            user_agent=row.user_agent,
+            method=row.method,
+            delivery_key=bytes(row.delivery_key),
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def count_events(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(events)).scalar_one()
+
+
+def storable(text: str) -> str:
+    """`text` as both dialects store it: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text

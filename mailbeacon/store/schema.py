@@ -1,0 +1,110 @@
+"""The tables as the code sees them today, shared by SQLite and PostgreSQL.
+
+Queries are built from these objects; the migrations create them. A test checks
+that a migrated database has exactly these columns, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+# Stable constraint names, so later migrations can refer to them on both dialects.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+SEATS = ("basic", "sales")
+DELIVERY_KEY_BYTES = (12, 64)
+"""Inclusive bounds on a delivery key's length: what the tokens carry."""
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", Text, nullable=False, unique=True),
+    Column("is_admin", Boolean, nullable=False),
+    Column("seat", Text, nullable=False),
+    Column("api_key_hash", Text, nullable=False, unique=True),
+    Column("smtp_password_hash", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    CheckConstraint("seat IN ('basic', 'sales')", name="seat"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True, index=True),
+    Column("message_id_header", Text, nullable=True),
+    Column("subject", Text, nullable=True),
+    Column("sender", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("utm", Text, nullable=True),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("delivery_key", LargeBinary, nullable=False, unique=True),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("recipient", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    CheckConstraint("length(delivery_key) BETWEEN 12 AND 64", name="delivery_key_length"),
+)
+
+links = Table(
+    "links",
+    metadata,
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("url", Text, nullable=False),
+    PrimaryKeyConstraint("message_id", "idx"),
+)
+
+# The append-only log. No foreign key to deliveries on purpose: an event for a
+# delivery we do not know (yet) is still stored, never rejected.
+events = Table(
+    "events",
+    metadata,
+    # On SQLite an INTEGER PRIMARY KEY is the rowid; BIGINT would not be.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("uid", LargeBinary, nullable=False, unique=True),
+    Column("type", Text, nullable=False),
+    Column("delivery_key", LargeBinary, nullable=False, index=True),
+    Column("link_idx", Integer, nullable=True),
+    Column("url", Text, nullable=True),
+    Column("occurred_at", Float, nullable=False),
+    Column("ip", Text, nullable=False),
+    Column("user_agent", Text, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("class", Text, nullable=True, key="class_"),
+    Column("reasons", Text, nullable=True),
+    Column("client", Text, nullable=True),
+)
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", Float, nullable=False),
+)
