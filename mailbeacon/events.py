@@ -1,0 +1,35 @@
+"""Value types that cross layers: what the hot path records, before anything is derived.
+
+Stdlib only, so web, ingest, store and the pipeline can share them without
+importing each other.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class EventKind(enum.StrEnum):
+    OPEN = "open"
+    CLICK = "click"
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One pixel load or link click exactly as it reached us; classification comes later."""
+
+    uid: bytes
+    """16 random bytes per request: replaying the spool twice stores the event once."""
+    kind: EventKind
+    delivery: bytes
+    """Delivery id from the verified token (one message to one recipient)."""
+    link: int | None
+    """Click only: the link index in the message."""
+    url: str | None
+    """Click only: the target the reader was sent to."""
+    occurred_at: float
+    """Unix time in seconds, when the request arrived."""
+    ip: str
+    user_agent: str
+    method: str

@@ -1,0 +1,128 @@
+"""Group commit: concurrent requests share one durable write.
+
+Each request appends its event and waits; one writer takes everything pending,
+commits it in one transaction on a worker thread, then wakes all of them. No
+timer: while one batch commits the next one gathers, so batches grow with the
+load and an idle server answers at once. If the store refuses the batch it
+goes to the fsynced spool instead; either way a request is answered only once
+its event is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from mailbeacon.events import RawEvent
+from mailbeacon.ingest.spool import Spool
+
+log = logging.getLogger(__name__)
+
+AppendEvents = Callable[[Sequence[RawEvent]], int]
+
+
+class IngestStats:
+    """Counters the metrics endpoint reads."""
+
+    def __init__(self) -> None:
+        self.events_stored = 0
+        self.events_spooled = 0
+        self.events_replayed = 0
+        self.events_lost = 0
+        self.batches = 0
+        self.batch_events = 0
+        self.largest_batch = 0
+
+
+class Batcher:
+    def __init__(
+        self,
+        append: AppendEvents,
+        spool: Spool,
+        unavailable: tuple[type[BaseException], ...],
+        max_batch: int = 2000,
+        replay_every: float = 1.0,
+    ) -> None:
+        self._append = append
+        self._spool = spool
+        self._unavailable = unavailable
+        self._max_batch = max_batch
+        self._replay_every = replay_every
+        self._pending: list[tuple[RawEvent, asyncio.Future[bool]]] = []
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbeacon-commit")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+        self.stats = IngestStats()
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._replayer())]
+
+    async def stop(self) -> None:
+        """Commit everything already accepted, then stop."""
+        self._closing = True
+        self._wake.set()
+        writer, replayer = self._tasks
+        replayer.cancel()
+        await asyncio.gather(writer, replayer, return_exceptions=True)
+        self._executor.shutdown(wait=True)
+
+    async def record(self, event: RawEvent) -> bool:
+        """Wait until `event` is durable; False only if neither store nor spool took it."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        self._wake.set()
+        return await future
+
+    @property
+    def spool_depth(self) -> int:
+        return self._spool.depth()
+
+    async def _writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            events = [event for event, _ in batch]
+            durable = await loop.run_in_executor(self._executor, self._commit, events)
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(durable)
+
+    def _commit(self, events: list[RawEvent]) -> bool:
+        stats = self.stats
+        try:
+            self._append(events)
+            stats.events_stored += len(events)
+        except self._unavailable as exc:
+            log.warning("store unavailable (%s): spooling %d events", exc, len(events))
+            try:
+                self._spool.append(events)
+            except OSError as spool_error:
+                log.error("spool failed too (%s): %d events lost", spool_error, len(events))
+                stats.events_lost += len(events)
+                return False
+            stats.events_spooled += len(events)
+        stats.batches += 1
+        stats.batch_events += len(events)
+        stats.largest_batch = max(stats.largest_batch, len(events))
+        return True
+
+    async def _replayer(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self._replay_every)
+            if self._spool.pending():
+                try:
+                    replayed = await loop.run_in_executor(self._executor, self._spool.replay, self._append)
+                except self._unavailable:
+                    continue
+                self.stats.events_replayed += replayed
+                log.info("replayed %d spooled events into the store", replayed)
