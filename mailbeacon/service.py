@@ -1,0 +1,127 @@
+"""The composition root: builds store, ingest and web from settings, and runs them.
+
+`mailbeacon serve` and the tests start the system through exactly this code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from mailbeacon.errors import ConfigError
+from mailbeacon.ingest import Batcher, Spool
+from mailbeacon.store import Store, StoreUnavailable, open_store
+from mailbeacon.tokens import Keyring
+from mailbeacon.web.app import ASGIApp, create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("./mailbeacon-data")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    base_url: str | None = None
+    """Public URL of the tracking server; default http://HOST:PORT as bound."""
+    db_url: str | None = None
+    workers: int = 1
+
+    @property
+    def store_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'mailbeacon.db').resolve()}"
+
+
+def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = default_host, value
+    try:
+        number = int(port)
+    except ValueError:
+        raise ConfigError(f"{value!r} is not HOST:PORT") from None
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"port {number} is out of range")
+    return host.strip("[]") or default_host, number
+
+
+def open_data(settings: Settings) -> tuple[Store, Keyring]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keyring = Keyring.load_or_create(settings.data_dir)
+    store = open_store(settings.store_url)
+    try:
+        store.migrate()
+    except StoreUnavailable as exc:
+        store.close()
+        raise ConfigError(f"cannot prepare the database at {settings.store_url}: {exc}") from exc
+    return store, keyring
+
+
+def build_app(settings: Settings) -> tuple[ASGIApp, Store]:
+    store, keyring = open_data(settings)
+    batcher = Batcher(store.append_events, Spool(settings.data_dir / "spool.jsonl"), (StoreUnavailable,))
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    return create_app(keyring, batcher, store, lifespan=lifespan), store
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Listen before starting, so port 0 works and the real port can be printed."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+        http="httptools",
+        loop="uvloop",
+        server_header=False,
+        date_header=False,
+    )
+
+
+def serve(settings: Settings) -> None:
+    if settings.workers != 1:
+        raise ConfigError("--workers above 1 is not supported yet: run one process per core behind a balancer")
+    sock = bind(settings.http_host, settings.http_port)
+    app, store = build_app(settings)
+    server = uvicorn.Server(uvicorn_config(app))
+    host, port = sock.getsockname()[:2]
+    base_url = settings.base_url or f"http://{host}:{port}"
+    print(f"mailbeacon: tracking on http://{host}:{port} (links use {base_url})", flush=True)
+    print(f"mailbeacon: data in {settings.data_dir}, store {settings.store_url.split('@')[-1]}", flush=True)
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        store.close()
+        sock.close()

@@ -1,0 +1,1 @@
+"""The HTTP side: the tracking hot path, health, metrics and the JSON API."""

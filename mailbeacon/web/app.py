@@ -1,0 +1,116 @@
+"""THE route table: the tracking hot path, then everything else through Starlette."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from mailbeacon.accounts import hash_api_key
+from mailbeacon.ingest import Batcher
+from mailbeacon.store import Store
+from mailbeacon.tokens import Keyring
+from mailbeacon.web.tracking import Tracking
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+MAX_PAGE = 1000
+
+
+def create_app(
+    keyring: Keyring,
+    batcher: Batcher,
+    store: Store,
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None,
+) -> ASGIApp:
+    tracking = Tracking(keyring, batcher)
+
+    async def healthz(request: Request) -> Response:
+        ok = await run_in_threadpool(store.ping)
+        body = {"status": "ok" if ok else "degraded", "store": ok, "spool_depth": batcher.spool_depth}
+        return JSONResponse(body, status_code=200)
+
+    async def metrics(request: Request) -> Response:
+        s, t = batcher.stats, tracking.stats
+        lines = [
+            "# TYPE mailbeacon_requests_total counter",
+            f'mailbeacon_requests_total{{route="open"}} {t.opens}',
+            f'mailbeacon_requests_total{{route="click"}} {t.clicks}',
+            f'mailbeacon_requests_total{{route="invalid_token"}} {t.invalid}',
+            "# TYPE mailbeacon_events_written_total counter",
+            f'mailbeacon_events_written_total{{to="store"}} {s.events_stored}',
+            f'mailbeacon_events_written_total{{to="spool"}} {s.events_spooled}',
+            f'mailbeacon_events_written_total{{to="replayed"}} {s.events_replayed}',
+            "# TYPE mailbeacon_events_lost_total counter",
+            f"mailbeacon_events_lost_total {s.events_lost}",
+            "# TYPE mailbeacon_batches_total counter",
+            f"mailbeacon_batches_total {s.batches}",
+            "# TYPE mailbeacon_batch_events_total counter",
+            f"mailbeacon_batch_events_total {s.batch_events}",
+            "# TYPE mailbeacon_batch_largest gauge",
+            f"mailbeacon_batch_largest {s.largest_batch}",
+            "# TYPE mailbeacon_spool_depth gauge",
+            f"mailbeacon_spool_depth {batcher.spool_depth}",
+        ]
+        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+    async def events(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return JSONResponse({"error": "missing API key: send Authorization: Bearer KEY"}, status_code=401)
+        user = await run_in_threadpool(store.user_by_api_key_hash, hash_api_key(auth[7:].strip()))
+        if user is None:
+            return JSONResponse({"error": "unknown API key"}, status_code=401)
+        try:
+            after = int(request.query_params.get("after", "0"))
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return JSONResponse({"error": "after and limit must be integers"}, status_code=400)
+        if after < 0 or not 1 <= limit <= MAX_PAGE:
+            return JSONResponse({"error": f"after must be >= 0 and limit 1..{MAX_PAGE}"}, status_code=400)
+        rows = await run_in_threadpool(store.events_after, after, limit, None if user.is_admin else user.id)
+        page = [
+            {
+                "id": row.id,
+                "type": row.type,
+                "occurred_at": row.occurred_at,
+                "message_id": row.message_id,
+                "recipient": row.recipient,
+                "link": row.link_idx,
+                "url": row.url,
+                "ip": row.ip,
+                "user_agent": row.user_agent,
+                "method": row.method,
+            }
+            for row in rows
+        ]
+        return JSONResponse({"events": page, "next": rows[-1].id if len(rows) == limit else None})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"error": "not found"}, status_code=404)
+
+    rest = Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            Route("/api/v1/events", events),
+        ],
+        exception_handlers={404: not_found},
+        lifespan=lifespan,
+    )
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/o/"):
+                return await tracking.pixel(scope, send)
+            if path.startswith("/c/"):
+                return await tracking.click(scope, send)
+        await rest(scope, receive, send)
+
+    return app

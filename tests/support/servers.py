@@ -1,0 +1,80 @@
+"""Start `mailbeacon serve` for real, on 127.0.0.1 and a port the OS picks, and wait for it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    data_dir: Path
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """kill -9 the whole process group: no shutdown handler runs."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_server(data_dir: Path, *args: str, timeout: float = 20.0) -> Server:
+    log = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailbeacon", "serve", "--http", "127.0.0.1:0", "--data", str(data_dir), *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out.close()
+    deadline = time.monotonic() + timeout
+    url = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mailbeacon serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        found = re.search(r"tracking on (http://[\d.]+:\d+)", log.read_text(errors="replace"))
+        if found:
+            url = found.group(1)
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    return Server(process, url, data_dir, log)
+            except httpx.TransportError:
+                pass
+        time.sleep(0.05)
+    server = Server(process, url or "", data_dir, log)
+    server.kill()
+    raise RuntimeError(f"mailbeacon serve not ready after {timeout}s:\n{server.output()}")
+
+
+@contextmanager
+def running_server(data_dir: Path, *args: str) -> Iterator[Server]:
+    server = start_server(data_dir, *args)
+    try:
+        yield server
+    finally:
+        server.stop()
