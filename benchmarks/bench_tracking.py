@@ -61,7 +61,7 @@ def free_port() -> int:
 
 
 def wrk(url: str, seconds: float, connections: int, paths: Path | None = None) -> dict[str, float]:
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     if paths is not None:
         script = paths.with_suffix(".lua")
         script.write_text(LUA % paths)
