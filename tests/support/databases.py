@@ -41,7 +41,10 @@ def throwaway_postgres(admin_url: str = ADMIN_URL) -> Iterator[str]:
     try:
         admin = psycopg.connect(_conninfo(admin_url), autocommit=True, connect_timeout=2)
     except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL not reachable at {_where(admin_url)} ({str(e).strip().splitlines()[0]})")
+        reason = f"PostgreSQL not reachable at {_where(admin_url)} ({str(e).strip().splitlines()[0]})"
+        if os.environ.get("MAILBEACON_REQUIRE_POSTGRES"):
+            pytest.fail(reason + "; MAILBEACON_REQUIRE_POSTGRES is set (CI), so this is a failure")
+        pytest.skip(reason)
     name = f"mb_test_{secrets.token_hex(4)}"
     try:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
