@@ -102,7 +102,13 @@ def instrument(
     finally:
         store.close()
     if as_report:
-        payload = {"delivery": delivery.hex(), "recipient": recipient, "sender": sender, **result.report.to_json()}
+        payload = {
+            "delivery": delivery.hex(),
+            "recipient": recipient,
+            "sender": sender,
+            "pixel_url": tracker.pixel_url() if result.report.opens_tracked else None,
+            **result.report.to_json(),
+        }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         sys.stdout.buffer.write(result.message)
