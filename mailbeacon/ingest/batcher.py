@@ -1,9 +1,10 @@
 """Group commit: concurrent requests share one durable write.
 
 Each request appends its event and waits; one writer takes everything pending,
-commits it in one transaction on a worker thread, then wakes all of them. No
-timer: while one batch commits the next one gathers, so batches grow with the
-load and an idle server answers at once. If the store refuses the batch it
+commits it in one transaction on a worker thread, then wakes all of them.
+While one batch commits the next one gathers; a writer woken from idle first
+waits `window` (2 ms) so that requests already arriving share its commit (on
+a busy core a commit started at once would carry a batch of one). If the store refuses the batch it
 goes to the fsynced spool instead; either way a request is answered only once
 its event is durable.
 """
@@ -44,12 +45,14 @@ class Batcher:
         unavailable: tuple[type[BaseException], ...],
         max_batch: int = 2000,
         replay_every: float = 1.0,
+        window: float = 0.002,
     ) -> None:
         self._append = append
         self._spool = spool
         self._unavailable = unavailable
         self._max_batch = max_batch
         self._replay_every = replay_every
+        self._window = window
         self._pending: list[tuple[RawEvent, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbeacon-commit")
@@ -88,6 +91,10 @@ class Batcher:
                     return
                 self._wake.clear()
                 await self._wake.wait()
+                if self._window:
+                    # Let the requests already on their way join: on a busy core a commit
+                    # started for the first arrival would run with a batch of one.
+                    await asyncio.sleep(self._window)
                 continue
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             events = [event for event, _ in batch]
