@@ -125,7 +125,7 @@ def serve(settings: Settings) -> None:
     print(f"mailbeacon: tracking on http://{host}:{port} (links use {base_url})", flush=True)
     print(f"mailbeacon: data in {settings.data_dir}, store {settings.store_url.split('@')[-1]}", flush=True)
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        server.run(sockets=[sock])  # run(), not serve(): it installs uvloop
     finally:
         store.close()
         sock.close()
