@@ -45,6 +45,7 @@ def main() -> None:
 @click.option("--no-clicks", is_flag=True, help="Leave every link as it is.")
 @click.option("--no-opens", is_flag=True, help="Add no open pixel.")
 @click.option("--report", "as_report", is_flag=True, help="Print the report as JSON instead of the message.")
+@click.option("--utm", default="", help="Query parameters added to every tracked link, e.g. utm_source=mail&utm_medium=email.")
 @data_option
 @click.option(
     "--db",
@@ -67,6 +68,7 @@ def instrument(
     no_clicks: bool,
     no_opens: bool,
     as_report: bool,
+    utm: str,
     data_dir: Path,
     db_url: str | None,
     base_url: str,
@@ -86,7 +88,7 @@ def instrument(
         raise click.ClickException(str(exc)) from exc
     try:
         tracker = TokenTracker(base_url, keyring, delivery)
-        result = instrument_message(raw, Plan(opens=not no_opens, clicks=not no_clicks), tracker)
+        result = instrument_message(raw, Plan(opens=not no_opens, clicks=not no_clicks, utm=utm), tracker)
         headers = BytesHeaderParser(policy=email.policy.default).parsebytes(raw)
         links = {link.link: link.target for link in result.report.tracked_links if link.link is not None}
         store.record_message(
@@ -96,6 +98,7 @@ def instrument(
             message_id_header=_header(headers, "Message-ID"),
             deliveries=[(delivery, recipient)],
             links=sorted(links.items()),
+            utm=utm or None,
         )
     except MailbeaconError as exc:
         raise click.ClickException(f"could not record the message, nothing was sent out: {exc}") from exc

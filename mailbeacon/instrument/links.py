@@ -189,3 +189,19 @@ def attribute_value(url: str, quote: str) -> str:
         return escaped.replace("'", "&#39;")
     escaped = escaped.replace('"', "&quot;")
     return escaped if quote else f'"{escaped}"'
+
+
+def with_query(url: str, extra: str) -> str:
+    """`url` with `extra` (`a=1&b=2`) added to its query, before any fragment; existing keys win.
+
+    >>> with_query("https://x.test/p?utm_source=mail#top", "utm_source=news&utm_medium=email")
+    'https://x.test/p?utm_source=mail&utm_medium=email#top'
+    """
+    base, hash_, fragment = url.partition("#")
+    path, question, query = base.partition("?")
+    present = {pair.split("=", 1)[0] for pair in query.split("&") if pair}
+    added = [pair for pair in extra.split("&") if pair and pair.split("=", 1)[0] not in present]
+    if not added:
+        return url
+    query = "&".join([query, *added]) if query else "&".join(added)
+    return f"{path}?{query}{hash_}{fragment}"

@@ -34,6 +34,10 @@ class Plan:
     clicks: bool = True
     pixel_at_top: bool = False
     """Put the pixel right after <body> even when the message is short."""
+    utm: str = ""
+    """Query parameters (`utm_source=news&utm_campaign=nov`) added to every tracked link's
+    destination, signed into its token so the redirect still needs no database; a
+    parameter the link already has is kept as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,7 @@ def _with_warnings(report: Report, path: str, warnings: list[tuple[Warning, str]
 
 def _prepare(raw: bytes, plan: Plan, recogniser: Tracker, report: Report) -> list[_PreparedPart]:
     root = mime.parse_message(raw)
-    options = Options(opens=plan.opens, clicks=plan.clicks, pixel_at_top=plan.pixel_at_top)
+    options = Options(opens=plan.opens, clicks=plan.clicks, pixel_at_top=plan.pixel_at_top, utm=plan.utm)
     index = LinkIndex()
     prepared: list[_PreparedPart] = []
     signed = html_found = False

@@ -17,6 +17,7 @@ class Options:
     opens: bool = True
     clicks: bool = True
     pixel_at_top: bool = False
+    utm: str = ""
 
 
 @dataclass(slots=True)
@@ -101,7 +102,8 @@ def plan_part(
         if link.reason is None:
             link.tracked = True
             link.link = index.of(target)
-            slots.append(Slot(href.start, href.end, "click", link.link, target, href.quote))
+            destination = L.with_query(target, options.utm) if options.utm else target
+            slots.append(Slot(href.start, href.end, "click", link.link, destination, href.quote))
         elif was_ours:
             # Unwrap our old link to where it pointed.
             slots.append(Slot(href.start, href.end, "fixed", text=L.attribute_value(target, href.quote)))

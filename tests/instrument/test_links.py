@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mailbeacon.instrument import Plan, Report, SkipReason, instrument_message
@@ -149,3 +151,15 @@ def test_opens_disabled_adds_no_pixel() -> None:
     out, report = instrument_html('<html><body><a href="https://example.com/">Go</a></body></html>', Plan(opens=False))
     assert "t.test/o/" not in out
     assert report.opens_tracked is False and report.opens_reason is SkipReason.OPENS_DISABLED
+
+
+def test_utm_parameters_ride_in_the_token_and_existing_ones_win() -> None:
+    html = '<a href="https://example.com/p?utm_source=mail#top">Go</a><a href="https://example.com/q">Q</a>'
+    result = instrument_message(as_message(html.encode()), Plan(utm="utm_source=news&utm_medium=email"),
+                                NumberedTracker())
+    out = result.message.decode()
+    destinations = [bytes.fromhex(h).decode() for h in re.findall(r"\?u=([0-9a-f]+)", out)]
+    assert destinations == ["https://example.com/p?utm_source=mail&utm_medium=email#top",
+                            "https://example.com/q?utm_source=news&utm_medium=email"]
+    assert [link.target for link in result.report.links] == ["https://example.com/p?utm_source=mail#top",
+                                                             "https://example.com/q"]
