@@ -138,7 +138,8 @@ db_option = click.option(
 @click.option("--base-url", default=None, envvar="MAILBEACON_BASE_URL",
               help="Public URL of the tracking server (default: http://HTTP).")
 @db_option
-@click.option("--workers", default=1, show_default=True, type=int, help="Server processes.")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Server processes sharing the port (each with its own group commit and spool).")
 def serve(data_dir: Path, http: str, smtp: str, base_url: str | None, db_url: str | None, workers: int) -> None:
     """Run the tracking server: pixel, redirect, health, metrics and the events API."""
     from mailbeacon import service

@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,12 +69,32 @@ def open_data(settings: Settings) -> tuple[Store, Keyring]:
     return store, keyring
 
 
-def build_app(settings: Settings) -> tuple[ASGIApp, Store]:
+def spool_path(settings: Settings, worker: int) -> Path:
+    return settings.data_dir / ("spool.jsonl" if worker == 0 else f"spool-{worker}.jsonl")
+
+
+def orphan_spools(settings: Settings) -> list[Spool]:
+    """Spools of worker numbers this run does not have (the server ran with more workers before)."""
+    found = []
+    for path in sorted(settings.data_dir.glob("spool-*.jsonl*")):
+        number = path.name.removeprefix("spool-").split(".", 1)[0]
+        if number.isdigit() and int(number) >= settings.workers:
+            found.append(Spool(settings.data_dir / f"spool-{number}.jsonl"))
+    return found
+
+
+def build_app(settings: Settings, worker: int = 0) -> tuple[ASGIApp, Store]:
     store, keyring = open_data(settings)
-    batcher = Batcher(store.append_events, Spool(settings.data_dir / "spool.jsonl"), (StoreUnavailable,))
+    batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
+        if worker == 0:
+            for orphan in orphan_spools(settings):
+                try:
+                    orphan.replay(store.append_events)
+                except StoreUnavailable as exc:
+                    log.warning("spool %s kept for the next start: %s", orphan.path, exc)
         await batcher.start()
         try:
             yield
@@ -114,15 +137,48 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
 
 
 def serve(settings: Settings) -> None:
-    if settings.workers != 1:
-        raise ConfigError("--workers above 1 is not supported yet: run one process per core behind a balancer")
+    """Listen, then run one server process, or fork `workers` that share the listening socket."""
+    if settings.workers < 1:
+        raise ConfigError("--workers must be at least 1")
     sock = bind(settings.http_host, settings.http_port)
-    app, store = build_app(settings)
-    server = uvicorn.Server(uvicorn_config(app))
+    store, _ = open_data(settings)  # create keys and migrate once, before any worker starts
+    store.close()
     host, port = sock.getsockname()[:2]
     base_url = settings.base_url or f"http://{host}:{port}"
     print(f"mailbeacon: tracking on http://{host}:{port} (links use {base_url})", flush=True)
     print(f"mailbeacon: data in {settings.data_dir}, store {settings.store_url.split('@')[-1]}", flush=True)
+    if settings.workers == 1:
+        _run_worker(settings, sock, 0)
+        return
+    children: list[int] = []
+    for worker in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                _run_worker(settings, sock, worker)
+            except BaseException:  # noqa: BLE001 - a worker reports and exits, never returns into the parent's loop
+                log.exception("worker %d failed", worker)
+                code = 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(signum: int, frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        os.waitpid(child, 0)
+    sock.close()
+
+
+def _run_worker(settings: Settings, sock: socket.socket, worker: int) -> None:
+    app, store = build_app(settings, worker)
+    server = uvicorn.Server(uvicorn_config(app))
     try:
         server.run(sockets=[sock])  # run(), not serve(): it installs uvloop
     finally:

@@ -134,3 +134,18 @@ def test_health_and_metrics(server: Server) -> None:
     for name in ("mailbeacon_requests_total", "mailbeacon_events_written_total", "mailbeacon_batches_total",
                  "mailbeacon_spool_depth"):
         assert f"\n{name}" in "\n" + metrics
+
+
+def test_several_workers_share_the_port_and_store_every_open(tmp_path: Path) -> None:
+    with running_server(tmp_path / "data", "--workers", "2") as two:
+        keyring = Keyring.load_or_create(two.data_dir)
+        deliveries = [secrets.token_bytes(12) for _ in range(200)]
+        with httpx.Client(base_url=two.url) as client:
+            for delivery in deliveries:
+                assert client.get(f"/o/{keyring.sign_open(delivery)}.gif").status_code == 200
+        store = open_store(f"sqlite:///{two.data_dir / 'mailbeacon.db'}")
+        try:
+            stored = {row.delivery_key for row in store.events_after(0, 1000, None)}
+        finally:
+            store.close()
+    assert stored == set(deliveries)
