@@ -26,9 +26,13 @@ _SCAN = re.compile(
     + "|".join(_nocase(n) for n in _NAMES)
     + r"|[vV]:[a-zA-Z]+)(?![a-zA-Z0-9:_-]))"
 )
-# A start tag runs to the first '>' outside a quoted attribute value; possessive
-# quantifiers keep an unterminated tag from costing exponential backtracking.
-_TAG_REST = re.compile(r"""(?:[^>="']++|=\s*+(?>"[^"]*+"|'[^']*+'|[^\s>]*+)|["'])*+>""")
+# A start tag as HTML5 tokenizes it: attribute names (which may start with '=' and
+# contain quotes), each optionally followed by '=' and a value; a quote opens a value
+# only after '='. Possessive quantifiers keep an unterminated tag from costing
+# exponential backtracking.
+_TAG_REST = re.compile(
+    r"""(?:\s++|/|[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?>"[^"]*+"|'[^']*+'|[^\s>]*+))?)*+>"""
+)
 _ATTR = re.compile(r"""([^\s/>="']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>]*))?""")
 WANTED = frozenset({"href", "src", "data-notrack"})
 """The only attributes tracking reads; the others are skipped, never parsed into objects."""

@@ -71,8 +71,8 @@ def create_app(
             limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             return JSONResponse({"error": "after and limit must be integers"}, status_code=400)
-        if after < 0 or not 1 <= limit <= MAX_PAGE:
-            return JSONResponse({"error": f"after must be >= 0 and limit 1..{MAX_PAGE}"}, status_code=400)
+        if not 0 <= after < 2**63 or not 1 <= limit <= MAX_PAGE:
+            return JSONResponse({"error": f"after must be 0..2**63-1 and limit 1..{MAX_PAGE}"}, status_code=400)
         rows = await run_in_threadpool(store.events_after, after, limit, None if user.is_admin else user.id)
         page = [
             {

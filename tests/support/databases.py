@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,12 +49,19 @@ def throwaway_postgres(admin_url: str = ADMIN_URL) -> Iterator[str]:
     name = f"mb_test_{secrets.token_hex(4)}"
     try:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     finally:
         admin.close()
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        # A fresh connection: a test may have restarted the server since (tests/web/test_durability.py).
+        for _ in range(30):
+            try:
+                with psycopg.connect(_conninfo(admin_url), autocommit=True, connect_timeout=2) as dropper:
+                    dropper.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                break
+            except psycopg.OperationalError:
+                time.sleep(1)
 
 
 @contextmanager
