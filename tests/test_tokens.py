@@ -321,3 +321,14 @@ def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
     token = rings[0].sign_open(DELIVERY)
     assert all(ring.verify_open(token) == OpenToken(DELIVERY) for ring in rings)
     assert [p.name for p in data_dir.iterdir()] == ["keys"]
+
+
+def test_tag_is_hmac_sha256_as_documented() -> None:
+    import hmac as std_hmac
+    import os as std_os
+
+    from mailbeacon.tokens import _Hmac
+
+    for key in (b"k" * 32, std_os.urandom(32)):
+        for msg in (b"", b"x", std_os.urandom(200)):
+            assert _Hmac(key).digest(msg) == std_hmac.digest(key, msg, "sha256")
