@@ -8,13 +8,15 @@ about how an email must survive tracking lives here and is tested here.
 
 from __future__ import annotations
 
-from mailbeacon.instrument.message import Instrumented, Plan, Prepared, instrument_message, prepare_message
-from mailbeacon.instrument.report import LinkReport, PartReport, Report, SkipReason, Warning
+from mailbeacon.instrument.message import Instrumented, Prepared, instrument_message, prepare_message
+from mailbeacon.instrument.plan import Plan
+from mailbeacon.instrument.report import LinkReport, Notice, PartReport, Report, SkipReason
 from mailbeacon.instrument.tracker import Recognised, TokenTracker, Tracker
 
 __all__ = [
     "Instrumented",
     "LinkReport",
+    "Notice",
     "PartReport",
     "Plan",
     "Prepared",
@@ -23,7 +25,6 @@ __all__ = [
     "SkipReason",
     "TokenTracker",
     "Tracker",
-    "Warning",
     "instrument_message",
     "prepare_message",
 ]

@@ -40,7 +40,6 @@ _COMMENT_END = re.compile(r"--!?>")
 _A_END = re.compile(r"</[aA]\s*>|<[aA][\s/>]")
 _RAW_TEXT = {name: re.compile(rf"</{_nocase(name)}(?![a-zA-Z0-9])") for name in ("style", "script", "title", "textarea", "xmp")}
 _closers: dict[str, re.Pattern[str]] = {}
-LINK_TAGS = ("a",)
 
 
 @dataclass(slots=True)
@@ -255,10 +254,3 @@ _TAGS = re.compile(r"<!--.*?(?:-->|$)|<[^>]*>?", re.S)
 
 def strip_tags(fragment: str) -> str:
     return _TAGS.sub("", fragment)
-
-
-_IMG = re.compile(r"<[iI][mM][gG][\s/>]")
-
-
-def has_image(fragment: str) -> bool:
-    return _IMG.search(fragment) is not None

@@ -14,30 +14,13 @@ from dataclasses import dataclass, replace
 from mailbeacon.instrument import mime
 from mailbeacon.instrument.charsets import CharsetError, text_view
 from mailbeacon.instrument.pixel import CLIP_WARNING
-from mailbeacon.instrument.report import PartReport, Report, SkipReason, Warning
-from mailbeacon.instrument.rewrite import LinkIndex, Options, Slot, plan_part
+from mailbeacon.instrument.report import PartReport, Report, SkipReason, Notice
+from mailbeacon.instrument.plan import Plan
+from mailbeacon.instrument.rewrite import LinkIndex, Slot, plan_part
 from mailbeacon.instrument.tracker import Tracker
 
 MAX_HTML_BYTES = 16 * 1024 * 1024
 MAX_LINE = 998
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What to track in one delivery.
-
-    >>> Plan(clicks=False).opens
-    True
-    """
-
-    opens: bool = True
-    clicks: bool = True
-    pixel_at_top: bool = False
-    """Put the pixel right after <body> even when the message is short."""
-    utm: str = ""
-    """Query parameters (`utm_source=news&utm_campaign=nov`) added to every tracked link's
-    destination, signed into its token so the redirect still needs no database; a
-    parameter the link already has is kept as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +117,11 @@ def _unchanged(raw: bytes, reason: SkipReason, detail: str) -> Instrumented:
     return Instrumented(raw, report)
 
 
-def _with_warnings(report: Report, path: str, warnings: list[tuple[Warning, str]]) -> Report:
+def _with_warnings(report: Report, path: str, warnings: list[tuple[Notice, str]]) -> Report:
     report = replace(report, warnings=list(report.warnings), parts=[replace(p) for p in report.parts])
     for kind, detail in warnings:
         report.warn(kind, path or "body")
-        if kind is Warning.REENCODED_QP:
+        if kind is Notice.REENCODED_QP:
             for part in report.parts:
                 if part.path == path:
                     part.transfer_encoding = detail
@@ -147,7 +130,6 @@ def _with_warnings(report: Report, path: str, warnings: list[tuple[Warning, str]
 
 def _prepare(raw: bytes, plan: Plan, recogniser: Tracker, report: Report) -> list[_PreparedPart]:
     root = mime.parse_message(raw)
-    options = Options(opens=plan.opens, clicks=plan.clicks, pixel_at_top=plan.pixel_at_top, utm=plan.utm)
     index = LinkIndex()
     prepared: list[_PreparedPart] = []
     signed = html_found = False
@@ -160,14 +142,14 @@ def _prepare(raw: bytes, plan: Plan, recogniser: Tracker, report: Report) -> lis
                 report.parts.append(_part_report(part, False, SkipReason.ATTACHMENT))
                 continue
             html_found = True
-            one = _prepare_part(raw, part, options, recogniser, index, report)
+            one = _prepare_part(raw, part, plan, recogniser, index, report)
             if one is not None:
                 prepared.append(one)
     opened = [p for p in report.parts if p.pixel is not None]
     report.opens_tracked = bool(opened)
     if not html_found:
         report.opens_reason = SkipReason.SIGNED if signed else SkipReason.PLAIN_TEXT
-        report.warn(Warning.NO_HTML_PART)
+        report.warn(Notice.NO_HTML_PART)
     elif not opened:
         reasons = [p.reason for p in report.parts if p.reason]
         report.opens_reason = SkipReason.OPENS_DISABLED if not plan.opens else (reasons or [SkipReason.PLAIN_TEXT])[0]
@@ -187,7 +169,7 @@ def _part_report(part: mime.Part, instrumented: bool, reason: SkipReason | None,
 
 
 def _prepare_part(
-    raw: bytes, part: mime.Part, options: Options, recogniser: Tracker, index: LinkIndex, report: Report
+    raw: bytes, part: mime.Part, plan: Plan, recogniser: Tracker, index: LinkIndex, report: Report
 ) -> _PreparedPart | None:
     body = raw[part.body_start : part.body_end]
     if not part.has_body:
@@ -209,7 +191,7 @@ def _prepare_part(
         return None
     part_report = _part_report(part, True, None)
     report.parts.append(part_report)
-    slots = plan_part(decoded, view, len(body), options, recogniser, index, report, part_report)
+    slots = plan_part(decoded, view, len(body), plan, recogniser, index, report, part_report)
     if not slots:
         return None
     eol = mime.line_ending(body, mime.line_ending(raw[part.header_start : part.body_start]))
@@ -219,17 +201,17 @@ def _prepare_part(
     return _PreparedPart(part, body, decoded, slots, groups, eol, part_report)
 
 
-def _render_part(raw: bytes, prepared: _PreparedPart, tracker: Tracker) -> tuple[list[mime.Edit], list[tuple[Warning, str]]]:
+def _render_part(raw: bytes, prepared: _PreparedPart, tracker: Tracker) -> tuple[list[mime.Edit], list[tuple[Notice, str]]]:
     part, body, decoded = prepared.part, prepared.body, prepared.decoded
     changes = [(slot.start, slot.end, slot.fill(tracker)) for slot in prepared.slots]
     edits: list[mime.Edit] = []
-    warnings: list[tuple[Warning, str]] = []
+    warnings: list[tuple[Notice, str]] = []
     cte = part.transfer_encoding
     if cte in mime.IDENTITY:
         encoded = mime.splice(body, changes)
         if mime.max_line_length(encoded) > MAX_LINE:
             cte = "quoted-printable"
-            warnings.append((Warning.REENCODED_QP, cte))
+            warnings.append((Notice.REENCODED_QP, cte))
             edits.append(_set_transfer_encoding(raw, part, cte))
             encoded = mime.encode_qp(encoded, prepared.eol)
     elif cte == "quoted-printable":
@@ -239,7 +221,7 @@ def _render_part(raw: bytes, prepared: _PreparedPart, tracker: Tracker) -> tuple
     else:
         encoded = mime.encode_base64(mime.splice(decoded, changes), body, prepared.eol)
     if len(encoded) > CLIP_WARNING:
-        warnings.append((Warning.MAY_BE_CLIPPED, ""))
+        warnings.append((Notice.MAY_BE_CLIPPED, ""))
     edits.append((part.body_start, part.body_end, encoded))
     return edits, warnings
 

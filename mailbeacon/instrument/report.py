@@ -38,7 +38,9 @@ class SkipReason(enum.StrEnum):
     NOTRACK_ATTRIBUTE = "marked data-notrack"
 
 
-class Warning(enum.StrEnum):  # noqa: A001 - a report's warning kinds, scoped to this module
+class Notice(enum.StrEnum):
+    """Kinds of warning a report can carry: the message is tracked, but someone should know this."""
+
     NO_HTML_PART = "no HTML part"
     GMAIL_CLIPPING = "HTML part over 100 KB: Gmail clips it, so the pixel is at the top"
     MAY_BE_CLIPPED = "message may be clipped by Gmail (over 95 KB)"
@@ -86,7 +88,7 @@ class Report:
     error: str | None = None
     """Set only when the message came back unchanged because of a bug or bad input."""
 
-    def warn(self, kind: Warning, detail: str = "") -> None:
+    def warn(self, kind: Notice, detail: str = "") -> None:
         text = f"{kind.value}: {detail}" if detail else kind.value
         if text not in self.warnings:
             self.warnings.append(text)

@@ -7,17 +7,10 @@ from dataclasses import dataclass, field
 from mailbeacon.instrument import links as L
 from mailbeacon.instrument.charsets import TextView, decode_span
 from mailbeacon.instrument.html import Tag, scan_html, strip_tags
+from mailbeacon.instrument.plan import Plan
 from mailbeacon.instrument.pixel import CLIP_LIMIT, is_xhtml, pixel_tag, place_pixel
-from mailbeacon.instrument.report import LinkReport, PartReport, Report, SkipReason, Warning
+from mailbeacon.instrument.report import LinkReport, PartReport, Report, SkipReason, Notice
 from mailbeacon.instrument.tracker import Tracker
-
-
-@dataclass(slots=True)
-class Options:
-    opens: bool = True
-    clicks: bool = True
-    pixel_at_top: bool = False
-    utm: str = ""
 
 
 @dataclass(slots=True)
@@ -62,7 +55,7 @@ def plan_part(
     decoded: bytes,
     view: TextView,
     encoded_size: int,
-    options: Options,
+    plan: Plan,
     recogniser: Tracker,
     index: LinkIndex,
     report: Report,
@@ -98,11 +91,11 @@ def plan_part(
         if not (view.ascii_is_text and inner.isascii()):
             inner = decode_span(view, inner)
         link = LinkReport(part.path, tag.name, target, L.visible_text(inner), tracked=False)
-        link.reason = _decide(tag, target, inner, link.text, options, decided, report)
+        link.reason = _decide(tag, target, inner, link.text, plan, decided, report)
         if link.reason is None:
             link.tracked = True
             link.link = index.of(target)
-            destination = L.with_query(target, options.utm) if options.utm else target
+            destination = L.with_query(target, plan.utm) if plan.utm else target
             slots.append(Slot(href.start, href.end, "click", link.link, destination, href.quote))
         elif was_ours:
             # Unwrap our old link to where it pointed.
@@ -112,14 +105,14 @@ def plan_part(
         found.append((tag.start, link))
     report.links.extend(link for _, link in sorted(found, key=lambda item: item[0]))
 
-    if options.opens and scan.unterminated and scan.body_close is None and scan.html_close is None:
+    if plan.opens and scan.unterminated and scan.body_close is None and scan.html_close is None:
         part.reason = SkipReason.UNTERMINATED
-    elif options.opens:
+    elif plan.opens:
         # Tracking URLs are about the target's length plus a fixed part; near enough for a threshold.
         growth = sum(len(s.target) * 4 // 3 + 80 - (s.end - s.start) for s in slots if s.kind == "click")
-        at_top = options.pixel_at_top or encoded_size + growth > CLIP_LIMIT
-        if at_top and not options.pixel_at_top:
-            report.warn(Warning.GMAIL_CLIPPING, part.path or "body")
+        at_top = plan.pixel_at_top or encoded_size + growth > CLIP_LIMIT
+        if at_top and not plan.pixel_at_top:
+            report.warn(Notice.GMAIL_CLIPPING, part.path or "body")
         offset, where = place_pixel(original, scan, at_top)
         slots.append(Slot(offset, offset, "pixel", text="/" if is_xhtml(original) else ""))
         part.pixel = where
@@ -140,7 +133,7 @@ def _decide(
     target: str,
     text: str,
     shown: str,
-    options: Options,
+    plan: Plan,
     decided: dict[str, LinkReport],
     report: Report,
 ) -> SkipReason | None:
@@ -155,9 +148,9 @@ def _decide(
         return twin.reason
     if L.text_is_url(text, shown):
         if not _same_address(shown, target):
-            report.warn(Warning.VISIBLE_URL_DIFFERS, f"{shown!r} -> {target}")
+            report.warn(Notice.VISIBLE_URL_DIFFERS, f"{shown!r} -> {target}")
         return SkipReason.VISIBLE_TEXT_IS_URL
-    if not options.clicks:
+    if not plan.clicks:
         return SkipReason.CLICKS_DISABLED
     return None
 
