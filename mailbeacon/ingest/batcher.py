@@ -98,7 +98,12 @@ class Batcher:
                 continue
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             events = [event for event, _ in batch]
-            durable = await loop.run_in_executor(self._executor, self._commit, events)
+            try:
+                durable = await loop.run_in_executor(self._executor, self._commit, events)
+            except Exception:  # noqa: BLE001 - the writer must outlive any one batch
+                log.exception("could not record %d events", len(events))
+                self.stats.events_lost += len(events)
+                durable = False
             for _, future in batch:
                 if not future.done():
                     future.set_result(durable)
@@ -108,8 +113,11 @@ class Batcher:
         try:
             self._append(events)
             stats.events_stored += len(events)
-        except self._unavailable as exc:
-            log.warning("store unavailable (%s): spooling %d events", exc, len(events))
+        except Exception as exc:  # noqa: BLE001 - whatever the store says, the events go to the spool
+            if isinstance(exc, self._unavailable):
+                log.warning("store unavailable (%s): spooling %d events", exc, len(events))
+            else:
+                log.exception("store failed unexpectedly: spooling %d events", len(events))
             try:
                 self._spool.append(events)
             except OSError as spool_error:

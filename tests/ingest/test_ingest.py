@@ -114,3 +114,30 @@ def test_when_even_the_spool_fails_the_loss_is_counted(tmp_path: Path) -> None:
     batcher = Batcher(down, Spool(missing), (StoreUnavailable,))
     assert asyncio.run(record_all(batcher, [event(1)])) == [False]
     assert batcher.stats.events_lost == 1
+
+
+def test_an_unexpected_store_error_spools_instead_of_stopping_the_writer(store: Store, tmp_path: Path) -> None:
+    calls = 0
+
+    def flaky(events: object) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OverflowError("a driver error nobody translated")
+        return store.append_events(events)  # type: ignore[arg-type]
+
+    spool = Spool(tmp_path / "spool.jsonl")
+    batcher = Batcher(flaky, spool, (StoreUnavailable,), window=0)
+
+    async def scenario() -> list[bool]:
+        await batcher.start()
+        try:
+            first = await batcher.record(event(1))
+            second = await batcher.record(event(2))
+            return [first, second]
+        finally:
+            await batcher.stop()
+
+    assert asyncio.run(scenario()) == [True, True]
+    assert spool.depth() == 1 and store.count_events() == 1
+    assert spool.replay(store.append_events) == 1 and store.count_events() == 2
