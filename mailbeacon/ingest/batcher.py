@@ -53,7 +53,7 @@ class Batcher:
         self._max_batch = max_batch
         self._replay_every = replay_every
         self._window = window
-        self._pending: list[tuple[RawEvent, asyncio.Future[bool]]] = []
+        self._pending: list[tuple[RawEvent, Callable[[bool], None]]] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbeacon-commit")
         self._tasks: list[asyncio.Task[None]] = []
@@ -75,9 +75,18 @@ class Batcher:
     async def record(self, event: RawEvent) -> bool:
         """Wait until `event` is durable; False only if neither store nor spool took it."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, future))
-        self._wake.set()
+
+        def done(durable: bool) -> None:
+            if not future.done():
+                future.set_result(durable)
+
+        self.submit(event, done)
         return await future
+
+    def submit(self, event: RawEvent, done: Callable[[bool], None]) -> None:
+        """Queue `event`; `done(durable)` runs on the event loop once it is stored or spooled."""
+        self._pending.append((event, done))
+        self._wake.set()
 
     @property
     def spool_depth(self) -> int:
@@ -104,9 +113,11 @@ class Batcher:
                 log.exception("could not record %d events", len(events))
                 self.stats.events_lost += len(events)
                 durable = False
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(durable)
+            for _, done in batch:
+                try:
+                    done(durable)
+                except Exception:  # noqa: BLE001 - one broken connection must not stall the others
+                    log.exception("answering a recorded request failed")
 
     def _commit(self, events: list[RawEvent]) -> bool:
         stats = self.stats

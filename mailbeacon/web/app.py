@@ -107,10 +107,8 @@ def create_app(
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if path.startswith("/o/"):
-                return await tracking.pixel(scope, send)
-            if path.startswith("/c/"):
-                return await tracking.click(scope, send)
+            if path.startswith(("/o/", "/c/")):
+                return await tracking.asgi(scope, send)
         await rest(scope, receive, send)
 
     return app

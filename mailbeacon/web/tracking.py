@@ -1,18 +1,23 @@
-"""The hot path: GET /o/{token}.gif and GET /c/{token}, as bare ASGI.
+"""The hot path: GET /o/{token}.gif and GET /c/{token}.
 
 Each request verifies its token (no database read), waits until its event is
 durable (group commit, or the spool while the store is down), and answers.
 A bad token records nothing: the pixel still gets the image (no validity
 oracle, no broken image), a click gets a short 404 page and goes nowhere.
-Starlette's routing and request objects cost more than this whole path, so
-these two routes skip them; everything else goes through the Starlette app.
+
+`Tracking.answer` decides; two thin adapters deliver: `asgi()` for requests
+that reach the ASGI app, and `fastpath.py`, which answers straight from
+uvicorn's protocol in one write, without the ASGI request cycle.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mailbeacon.errors import TokenInvalid
@@ -29,27 +34,37 @@ NO_STORE = [
     (b"pragma", b"no-cache"),
     (b"expires", b"0"),
 ]
-_PIXEL_START = {
-    "type": "http.response.start",
-    "status": 200,
-    "headers": [(b"content-type", b"image/gif"), (b"content-length", b"43"), *NO_STORE],
-}
-_PIXEL_BODY = {"type": "http.response.body", "body": GIF}
-_EMPTY_BODY = {"type": "http.response.body", "body": b""}
 NOT_FOUND_PAGE = (
     b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
     b"<p>This link is damaged or was not made by this server, so it leads nowhere. "
     b"If you copied it from an email, try clicking it in the email itself.</p>\n"
 )
-_NOT_FOUND_START = {
-    "type": "http.response.start",
-    "status": 404,
-    "headers": [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"content-length", str(len(NOT_FOUND_PAGE)).encode()),
-        *NO_STORE,
-    ],
-}
+_REASONS = {200: b"OK", 302: b"Found", 404: b"Not Found"}
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def http11(self, head_only: bool) -> bytes:
+        """The whole HTTP/1.1 response, ready for one transport.write()."""
+        lines = [b"HTTP/1.1 %d %s" % (self.status, _REASONS[self.status])]
+        lines += [name + b": " + value for name, value in self.headers]
+        return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head_only else self.body)
+
+
+PIXEL = Response(200, [(b"content-type", b"image/gif"), (b"content-length", b"43"), *NO_STORE], GIF)
+NOT_FOUND = Response(
+    404,
+    [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(NOT_FOUND_PAGE)).encode()), *NO_STORE],
+    NOT_FOUND_PAGE,
+)
+
+
+def redirect(url: str) -> Response:
+    return Response(302, [(b"location", url.encode("ascii")), (b"content-length", b"0"), *NO_STORE], b"")
 
 
 class TrackingStats:
@@ -57,13 +72,6 @@ class TrackingStats:
         self.opens = 0
         self.clicks = 0
         self.invalid = 0
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return ""
 
 
 class Tracking:
@@ -76,8 +84,49 @@ class Tracking:
         self._uid_prefix = secrets.token_bytes(8)
         self._uid_counter = itertools.count(time.time_ns())
 
-    def _event(self, scope: dict[str, Any], kind: EventKind, delivery: bytes, link: int | None, url: str | None) -> RawEvent:
-        client = scope.get("client")
+    def answer(self, path: str, method: str, ip: str, user_agent: str, done: Callable[[Response], None]) -> None:
+        """Call `done` with the response: at once for a bad token, after the commit for a good one."""
+        if path.startswith("/o/"):
+            delivery = self._open(path)
+            if delivery is None:
+                self.stats.invalid += 1
+                return done(PIXEL)
+            self.stats.opens += 1
+            event = self._event(EventKind.OPEN, delivery, None, None, ip, user_agent, method)
+            self.batcher.submit(event, lambda durable: done(PIXEL))
+            return None
+        click = self._click(path)
+        if click is None:
+            self.stats.invalid += 1
+            return done(NOT_FOUND)
+        delivery, link, url = click
+        self.stats.clicks += 1
+        event = self._event(EventKind.CLICK, delivery, link, url, ip, user_agent, method)
+        response = redirect(url)
+        self.batcher.submit(event, lambda durable: done(response))
+        return None
+
+    def _open(self, path: str) -> bytes | None:
+        if not path.endswith(".gif"):
+            return None
+        try:
+            return self.keyring.verify_open(path[3:-4]).delivery
+        except TokenInvalid:
+            return None
+
+    def _click(self, path: str) -> tuple[bytes, int, str] | None:
+        try:
+            token = self.keyring.verify_click(path[3:])
+        except TokenInvalid:
+            return None
+        url = token.url
+        if not url.startswith(("https://", "http://")) or not url.isascii() or not url.isprintable():
+            return None  # only ever redirect to the web
+        return token.delivery, token.link, url
+
+    def _event(
+        self, kind: EventKind, delivery: bytes, link: int | None, url: str | None, ip: str, user_agent: str, method: str
+    ) -> RawEvent:
         return RawEvent(
             uid=self._uid_prefix + next(self._uid_counter).to_bytes(8, "big"),
             kind=kind,
@@ -85,44 +134,22 @@ class Tracking:
             link=link,
             url=url,
             occurred_at=time.time(),
-            ip=client[0] if client else "",
-            user_agent=_header(scope, b"user-agent"),
-            method=scope["method"],
+            ip=ip,
+            user_agent=user_agent,
+            method=method,
         )
 
-    async def pixel(self, scope: dict[str, Any], send: Any) -> None:
-        path: str = scope["path"]
-        if path.endswith(".gif"):
-            try:
-                token = self.keyring.verify_open(path[3:-4])
-            except TokenInvalid:
-                self.stats.invalid += 1
-            else:
-                self.stats.opens += 1
-                await self.batcher.record(self._event(scope, EventKind.OPEN, token.delivery, None, None))
-        else:
-            self.stats.invalid += 1
-        await send(_PIXEL_START)
-        await send(_EMPTY_BODY if scope["method"] == "HEAD" else _PIXEL_BODY)
+    async def asgi(self, scope: dict[str, Any], send: Any) -> None:
+        """The same answer through ASGI (requests the fast path leaves to the app)."""
+        client = scope.get("client")
+        user_agent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"user-agent"), "")
+        answered: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
-    async def click(self, scope: dict[str, Any], send: Any) -> None:
-        try:
-            token = self.keyring.verify_click(scope["path"][3:])
-            url = token.url
-            if not url.startswith(("https://", "http://")) or not url.isascii() or not url.isprintable():
-                raise TokenInvalid("not an http(s) target")
-        except TokenInvalid:
-            self.stats.invalid += 1
-            await send(_NOT_FOUND_START)
-            await send(_EMPTY_BODY if scope["method"] == "HEAD" else {"type": "http.response.body", "body": NOT_FOUND_PAGE})
-            return
-        self.stats.clicks += 1
-        await self.batcher.record(self._event(scope, EventKind.CLICK, token.delivery, token.link, url))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 302,
-                "headers": [(b"location", url.encode("ascii")), (b"content-length", b"0"), *NO_STORE],
-            }
-        )
-        await send(_EMPTY_BODY)
+        def done(response: Response) -> None:
+            if not answered.done():  # the client may have gone, cancelling the wait
+                answered.set_result(response)
+
+        self.answer(scope["path"], scope["method"], client[0] if client else "", user_agent, done)
+        response = await answered
+        await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else response.body})
