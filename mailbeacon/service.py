@@ -23,6 +23,8 @@ from mailbeacon.ingest import Batcher, Spool
 from mailbeacon.store import Store, StoreUnavailable, open_store
 from mailbeacon.tokens import Keyring
 from mailbeacon.web.app import ASGIApp, create_app
+from mailbeacon.web.fastpath import tracking_protocol
+from mailbeacon.web.tracking import Tracking
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +85,10 @@ def orphan_spools(settings: Settings) -> list[Spool]:
     return found
 
 
-def build_app(settings: Settings, worker: int = 0) -> tuple[ASGIApp, Store]:
+def build_app(settings: Settings, worker: int = 0) -> tuple[ASGIApp, Tracking, Store]:
     store, keyring = open_data(settings)
     batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
+    tracking = Tracking(keyring, batcher)
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -101,7 +104,7 @@ def build_app(settings: Settings, worker: int = 0) -> tuple[ASGIApp, Store]:
         finally:
             await batcher.stop()
 
-    return create_app(keyring, batcher, store, lifespan=lifespan), store
+    return create_app(tracking, store, lifespan=lifespan), tracking, store
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -123,16 +126,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, tracking: Tracking) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         access_log=False,
         log_level="warning",
         lifespan="on",
-        http="httptools",
+        http=tracking_protocol(tracking),
         loop="uvloop",
         server_header=False,
         date_header=False,
+        proxy_headers=False,  # the client address is the peer's, on both paths; no proxy support yet
     )
 
 
@@ -177,8 +181,8 @@ def serve(settings: Settings) -> None:
 
 
 def _run_worker(settings: Settings, sock: socket.socket, worker: int) -> None:
-    app, store = build_app(settings, worker)
-    server = uvicorn.Server(uvicorn_config(app))
+    app, tracking, store = build_app(settings, worker)
+    server = uvicorn.Server(uvicorn_config(app, tracking))
     try:
         server.run(sockets=[sock])  # run(), not serve(): it installs uvloop
     finally:

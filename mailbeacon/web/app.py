@@ -13,9 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mailbeacon.accounts import hash_api_key
-from mailbeacon.ingest import Batcher
 from mailbeacon.store import Store
-from mailbeacon.tokens import Keyring
 from mailbeacon.web.tracking import Tracking
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -23,12 +21,11 @@ MAX_PAGE = 1000
 
 
 def create_app(
-    keyring: Keyring,
-    batcher: Batcher,
+    tracking: Tracking,
     store: Store,
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None,
 ) -> ASGIApp:
-    tracking = Tracking(keyring, batcher)
+    batcher = tracking.batcher
 
     async def healthz(request: Request) -> Response:
         ok = await run_in_threadpool(store.ping)
