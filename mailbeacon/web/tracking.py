@@ -17,7 +17,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mailbeacon.errors import TokenInvalid
@@ -47,12 +47,17 @@ class Response:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    head: bytes = field(init=False)
+    """Status line and headers as HTTP/1.1 bytes, built once."""
+
+    def __post_init__(self) -> None:
+        lines = [b"HTTP/1.1 %d %s" % (self.status, _REASONS[self.status])]
+        lines += [name + b": " + value for name, value in self.headers]
+        object.__setattr__(self, "head", b"\r\n".join(lines) + b"\r\n\r\n")
 
     def http11(self, head_only: bool) -> bytes:
         """The whole HTTP/1.1 response, ready for one transport.write()."""
-        lines = [b"HTTP/1.1 %d %s" % (self.status, _REASONS[self.status])]
-        lines += [name + b": " + value for name, value in self.headers]
-        return b"\r\n".join(lines) + b"\r\n\r\n" + (b"" if head_only else self.body)
+        return self.head if head_only else self.head + self.body
 
 
 PIXEL = Response(200, [(b"content-type", b"image/gif"), (b"content-length", b"43"), *NO_STORE], GIF)
