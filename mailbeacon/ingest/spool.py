@@ -57,6 +57,8 @@ class Spool:
         self.path = path
         self.replaying = path.with_name(path.name + ".replaying")
         self._lock = threading.Lock()
+        self._depth: int | None = None
+        """Events waiting; counted from the files once, then kept up to date (metrics read it often)."""
 
     def append(self, events: Sequence[RawEvent]) -> None:
         """Durably append: returns only after fsync. Raises OSError (e.g. disk full)."""
@@ -71,9 +73,17 @@ class Spool:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if self._depth is not None:
+                self._depth += len(events)
 
     def depth(self) -> int:
-        """Events waiting in the spool (lines in both files)."""
+        """Events waiting in the spool (complete lines in both files)."""
+        with self._lock:
+            if self._depth is None:
+                self._depth = self._count()
+            return self._depth
+
+    def _count(self) -> int:
         total = 0
         for path in (self.path, self.replaying):
             try:
@@ -105,6 +115,8 @@ class Spool:
             stored += store(chunk)
         self.replaying.unlink()
         _fsync_dir(self.path.parent)
+        with self._lock:
+            self._depth = None  # recount: appends may have raced the replay
         return stored
 
     @staticmethod
