@@ -67,6 +67,9 @@ def tracking_protocol(tracking: Tracking) -> type[HttpToolsProtocol]:
                     return
                 self.transport.write(response.http11(head_only))
                 cycle.response_complete = True
+                if not cycle.keep_alive:  # the server began to shut down meanwhile
+                    self.transport.close()
+                    return
                 self.on_response_complete()
 
             tracking.answer(path, method.decode("ascii"), client[0] if client else "", user_agent, done)
