@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 from collections.abc import Iterator
@@ -149,3 +150,24 @@ def test_several_workers_share_the_port_and_store_every_open(tmp_path: Path) -> 
         finally:
             store.close()
     assert stored == set(deliveries)
+
+
+def test_pipelined_requests_are_answered_in_order(server: Server, keyring: Keyring, store: Store) -> None:
+    first, second = secrets.token_bytes(12), secrets.token_bytes(12)
+    target = "https://example.com/second"
+    requests = (
+        f"GET /o/{keyring.sign_open(first)}.gif HTTP/1.1\r\nHost: x\r\n\r\n"
+        f"GET /c/{keyring.sign_click(second, 1, target)} HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    ).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(requests)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert statuses == [b"200", b"302", b"200"], answer
+    assert f"location: {target}".encode() in answer.lower()
+    assert answer.index(GIF) < answer.lower().index(b"location:")
+    assert len(events_for(store, first)) == 1 and len(events_for(store, second)) == 1
