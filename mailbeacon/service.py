@@ -23,7 +23,7 @@ from mailbeacon.ingest import Batcher, Spool
 from mailbeacon.store import Store, StoreUnavailable, open_store
 from mailbeacon.tokens import Keyring
 from mailbeacon.web.app import ASGIApp, create_app
-from mailbeacon.web.fastpath import tracking_protocol
+from mailbeacon.web.fastpath import protocol_for
 from mailbeacon.web.tracking import Tracking
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def uvicorn_config(app: ASGIApp, tracking: Tracking) -> uvicorn.Config:
         access_log=False,
         log_level="warning",
         lifespan="on",
-        http=tracking_protocol(tracking),
+        http=protocol_for(tracking),
         loop="uvloop",
         server_header=False,
         date_header=False,

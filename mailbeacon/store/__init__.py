@@ -19,7 +19,7 @@ from mailbeacon.errors import ConfigError, MailbeaconError
 from mailbeacon.events import RawEvent
 from mailbeacon.store.accounts import UserRow, insert_user, select_user_by_api_key_hash, select_user_by_email
 from mailbeacon.store.backend import WRITE, Backend, Lock
-from mailbeacon.store.events import EventRow, count_events, insert_events, select_events_after
+from mailbeacon.store.events import EventRow, count_events, event_params, insert_events, select_events_after
 from mailbeacon.store.messages import insert_message
 from mailbeacon.store.migrations import apply_missing
 from mailbeacon.store.postgres import open_postgres
@@ -90,7 +90,14 @@ class Store:
         """Store a batch in one transaction; returns how many were new (a replayed uid is stored once)."""
         if not events:
             return 0
-        with self._translated(f"store {len(events)} events"), self._write(Lock.EVENT_LOG) as conn:
+        action = f"store {len(events)} events"
+        append = self._backend.append_events
+        if append is not None:
+            with self._translated(action), self._backend.writer:
+                if self._closed:
+                    raise StoreUnavailable(f"{self._name}: the store is closed")
+                return append(event_params(events))
+        with self._translated(action), self._write(Lock.EVENT_LOG) as conn:
             return insert_events(conn, events)
 
     def events_after(self, cursor: int, limit: int, user_id: int | None) -> list[EventRow]:
@@ -161,6 +168,9 @@ class Store:
     def close(self) -> None:
         """Close pooled connections; later calls raise StoreUnavailable."""
         self._closed = True
+        if self._backend.append_events is not None:
+            with self._backend.writer:
+                self._backend.append_events.close()
         self._backend.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -197,6 +207,8 @@ class Store:
             yield
         except exc.IntegrityError as e:
             raise StoreConflict(f"{self._name}: cannot {action}: {_reason(e)}") from e
+        except self._backend.driver_errors as e:
+            raise StoreUnavailable(f"{self._name}: cannot {action}: {str(e).strip() or type(e).__name__}") from e
         except (exc.DBAPIError, exc.TimeoutError) as e:
             # Everything else the driver reports (locked, refused, disk full, no such
             # table) means the database cannot serve us now; callers retry or spool.

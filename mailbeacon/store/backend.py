@@ -7,13 +7,16 @@ in-process writer lock and for cross-process locks held until commit.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from typing import Protocol
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
+
+from mailbeacon.store.events import EventParams
 
 WRITE = "mailbeacon_write"
 """Execution option on connections that open write transactions (SQLite: BEGIN IMMEDIATE)."""
@@ -34,6 +37,16 @@ class Backend:
     """Held around every write transaction in this process."""
     hold: Callable[[Connection, Lock], None]
     """Take a lock until the transaction ends; a no-op where writes are serial anyway."""
+    append_events: AppendEvents | None = None
+    """A leaner append than the Store's SQLAlchemy one, called under `writer`; None to use that one."""
+    driver_errors: tuple[type[Exception], ...] = ()
+    """What `append_events` raises when the database cannot take the batch."""
+
+
+class AppendEvents(Protocol):
+    def __call__(self, rows: Sequence[EventParams]) -> int: ...
+
+    def close(self) -> None: ...
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table, *keys: str) -> Insert:
