@@ -30,7 +30,6 @@ MAX_BUFFERED = 65536
 """Pipelined bytes held while a request waits for its commit, before reading pauses."""
 
 _CONTROL = bytes(range(0x21)) + b"\x7f%"
-_REFUSED = (b"\r\ncontent-length:", b"\r\ntransfer-encoding:", b"\r\nupgrade:", b"\r\nexpect:")
 
 
 def parse_head(head: bytes) -> tuple[str, str, str] | None:
@@ -57,7 +56,9 @@ def parse_head(head: bytes) -> tuple[str, str, str] | None:
     ):
         return None
     fields = head[line_end:].lower()
-    if any(name in fields for name in _REFUSED):
+    if b"\r\ncontent-length:" in fields or b"\r\ntransfer-encoding:" in fields:
+        return None  # a body: uvicorn frames it
+    if b"\r\nupgrade:" in fields or b"\r\nexpect:" in fields:
         return None
     at = fields.find(b"\r\nconnection:")
     if at >= 0:

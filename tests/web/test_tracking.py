@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,72 @@ def test_pipelined_requests_are_answered_in_order(server: Server, keyring: Keyri
     assert f"location: {target}".encode() in answer.lower()
     assert answer.index(GIF) < answer.lower().index(b"location:")
     assert len(events_for(store, first)) == 1 and len(events_for(store, second)) == 1
+
+
+def _connect(server: Server) -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def _read_until_closed(raw: socket.socket) -> bytes:
+    answer = b""
+    while chunk := raw.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_a_request_arriving_byte_by_byte_is_answered_once_complete(server: Server, keyring: Keyring, store: Store) -> None:
+    delivery = secrets.token_bytes(12)
+    request = f"GET /o/{keyring.sign_open(delivery)}.gif HTTP/1.1\r\nHost: x\r\nUser-Agent: Slow/1\r\n\r\n".encode()
+    with _connect(server) as raw:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(request)):
+            raw.send(request[i : i + 1])
+        raw.shutdown(socket.SHUT_WR)  # answered although the client sent all it will
+        answer = _read_until_closed(raw)
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(GIF)
+    assert [e.user_agent for e in events_for(store, delivery)] == ["Slow/1"]
+
+
+def test_connection_close_gets_its_answer_then_the_close(server: Server, keyring: Keyring, store: Store) -> None:
+    delivery = secrets.token_bytes(12)
+    with _connect(server) as raw:
+        raw.sendall(f"GET /o/{keyring.sign_open(delivery)}.gif HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        answer = _read_until_closed(raw)  # returns only because the server closed
+    assert answer.count(b"HTTP/1.1 ") == 1 and answer.endswith(GIF)
+    assert len(events_for(store, delivery)) == 1
+
+
+def test_other_routes_after_tracking_requests_on_one_connection(server: Server, keyring: Keyring, store: Store) -> None:
+    """The connection changes hands at the first request the lean path does not take; the rest keep their order."""
+    first, second = secrets.token_bytes(12), secrets.token_bytes(12)
+    requests = (
+        f"GET /o/{keyring.sign_open(first)}.gif HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        f"HEAD /o/{keyring.sign_open(second)}.gif HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with _connect(server) as raw:
+        raw.sendall(requests)
+        answer = _read_until_closed(raw)
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [b"200", b"200", b"200", b"404"], answer
+    assert b"# TYPE" in answer  # the metrics page, second as sent
+    assert [e.method for e in events_for(store, first)] == ["GET"]
+    assert [e.method for e in events_for(store, second)] == ["HEAD"]
+
+
+def test_a_malformed_request_line_gets_a_400_and_records_nothing(server: Server, keyring: Keyring, store: Store) -> None:
+    delivery = secrets.token_bytes(12)
+    with _connect(server) as raw:
+        raw.sendall(f"GET /o/{keyring.sign_open(delivery)}.gif HTTP/1.1 extra\r\nHost: x\r\n\r\n".encode())
+        answer = _read_until_closed(raw)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert events_for(store, delivery) == []
+
+
+def test_an_idle_keep_alive_connection_is_closed(server: Server, keyring: Keyring) -> None:
+    with _connect(server) as raw:
+        raw.sendall(f"GET /o/{keyring.sign_open(b'idle')}.gif HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        start = time.monotonic()
+        answer = _read_until_closed(raw)  # uvicorn's keep-alive timeout is 5 s
+    assert answer.endswith(GIF) and 4 < time.monotonic() - start < 9
