@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import email.message
 import email.policy
+import contextlib
 import json
 import secrets
 from email.parser import BytesHeaderParser
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import BinaryIO
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -17,6 +20,9 @@ from mailbeacon import __version__
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.instrument import Plan, TokenTracker, instrument_message
 from mailbeacon.tokens import Keyring
+
+if TYPE_CHECKING:
+    from mailbeacon.store import Store
 
 DEFAULT_DATA = "./mailbeacon-data"
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
@@ -134,32 +140,207 @@ db_option = click.option(
 @click.option("--http", "http", default="127.0.0.1:8080", show_default=True, envvar="MAILBEACON_HTTP",
               help="Address of the tracking server.")
 @click.option("--smtp", "smtp", default="127.0.0.1:2525", show_default=True, envvar="MAILBEACON_SMTP",
-              help="Address of the SMTP relay (the relay arrives with issue #4).")
+              help="Address of the SMTP relay, or off.")
 @click.option("--base-url", default=None, envvar="MAILBEACON_BASE_URL",
               help="Public URL of the tracking server (default: http://HTTP).")
 @db_option
 @click.option("--workers", default=1, show_default=True, type=int,
               help="Server processes sharing the port (each with its own group commit and spool).")
-def serve(data_dir: Path, http: str, smtp: str, base_url: str | None, db_url: str | None, workers: int) -> None:
-    """Run the tracking server: pixel, redirect, health, metrics and the events API."""
+@click.option("--upstream", default=None, envvar="MAILBEACON_UPSTREAM",
+              help="Real mail server, smtp://[user:pass@]host:port[?starttls=require|never&verify=false] or "
+                   "smtps://...; default: the capture mailbox in the data directory.")
+@click.option("--retry-after", "retry_first", default=60.0, show_default=True, type=float,
+              help="Seconds before the first retry of a temporary upstream failure (each later wait doubles).")
+@click.option("--outbound-lease", default=120.0, show_default=True, type=float,
+              help="Seconds a sender holds a copy it is delivering; after a crash, copies are sent again after it.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Relay certificate (PEM); default: a self-signed one made in the data directory.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--smtp-plain-auth", is_flag=True,
+              help="Allow AUTH without STARTTLS; only on a loopback address, for testing.")
+@click.option("--max-message-size", "size_limit", default=25 * 1024 * 1024, show_default=True, type=int,
+              help="Larger messages are refused with 552.")
+@click.option("--dkim-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Private key (PEM) to DKIM-sign every copy after instrumenting it.")
+@click.option("--dkim-selector", default=None)
+@click.option("--dkim-domain", default=None, help="Signing domain; default: the domain of the From address.")
+@click.option("--no-tracking", is_flag=True, help="Kill switch: relay every copy untouched.")
+@click.option("--no-open-tracking", is_flag=True)
+@click.option("--no-click-tracking", is_flag=True)
+@click.option("--no-split", is_flag=True,
+              help="One copy for all recipients with one shared pixel (opens are 'one of the recipients').")
+@click.option("--instrument-dkim-signed", is_flag=True,
+              help="Instrument mail that arrives DKIM-signed (its signature then fails unless --dkim-key re-signs).")
+def serve(
+    data_dir: Path,
+    http: str,
+    smtp: str,
+    base_url: str | None,
+    db_url: str | None,
+    workers: int,
+    upstream: str | None,
+    retry_first: float,
+    outbound_lease: float,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    smtp_plain_auth: bool,
+    size_limit: int,
+    dkim_key: Path | None,
+    dkim_selector: str | None,
+    dkim_domain: str | None,
+    no_tracking: bool,
+    no_open_tracking: bool,
+    no_click_tracking: bool,
+    no_split: bool,
+    instrument_dkim_signed: bool,
+) -> None:
+    """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
     from mailbeacon import service
+    from mailbeacon.submission import Switches
 
     try:
         http_host, http_port = service.parse_hostport(http)
-        smtp_host, smtp_port = service.parse_hostport(smtp)
+        relay = smtp.lower() != "off"
+        smtp_host, smtp_port = service.parse_hostport(smtp) if relay else ("127.0.0.1", 0)
         settings = service.Settings(
             data_dir=data_dir,
             http_host=http_host,
             http_port=http_port,
             smtp_host=smtp_host,
             smtp_port=smtp_port,
+            relay=relay,
             base_url=base_url,
             db_url=db_url,
             workers=workers,
+            upstream=upstream,
+            retry_first=retry_first,
+            outbound_lease=outbound_lease,
+            smtp_plain_auth=smtp_plain_auth,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            smtp_size_limit=size_limit,
+            dkim_key=dkim_key,
+            dkim_selector=dkim_selector,
+            dkim_domain=dkim_domain,
+            switches=Switches(
+                tracking=not no_tracking,
+                opens=not no_open_tracking,
+                clicks=not no_click_tracking,
+                split=not no_split,
+                instrument_dkim_signed=instrument_dkim_signed,
+            ),
         )
         service.serve(settings)
     except MailbeaconError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.argument("file", type=click.File("rb"))
+@click.option("--as", "as_user", required=True, help="Email of the mailbeacon user sending it.")
+@click.option("--to", "extra_to", multiple=True, help="Envelope recipients; default: To, Cc and Bcc of the message.")
+@data_option
+@db_option
+@click.option("--base-url", default=DEFAULT_BASE_URL, envvar="MAILBEACON_BASE_URL", show_default=True,
+              help="Public URL of the tracking server, used in every tracking link.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was queued as JSON.")
+def send(
+    file: BinaryIO, as_user: str, extra_to: tuple[str, ...], data_dir: Path, db_url: str | None, base_url: str,
+    as_json: bool,
+) -> None:
+    """Queue the message in FILE ('-' for stdin) as USER, tracked like mail through the relay.
+
+    The running `mailbeacon serve` on the same data delivers it.
+    """
+    from email.utils import getaddresses
+
+    from mailbeacon import service
+    from mailbeacon.instrument import field_values
+    from mailbeacon.submission import Sender
+
+    raw = file.read()
+    raw = b"\r\n".join(line.rstrip(b"\r") for line in raw.split(b"\n"))  # SMTP's line ending
+    recipients = list(extra_to) or [
+        address for name in ("To", "Cc", "Bcc") for _, address in getaddresses(field_values(raw, name)) if address
+    ]
+    if not recipients:
+        raise click.ClickException("no recipients: the message has no To, Cc or Bcc, and no --to was given")
+    try:
+        settings = service.Settings(data_dir=data_dir, db_url=db_url, base_url=base_url)
+        store, keyring = service.open_data(settings)
+        try:
+            user_row = store.user_by_email(as_user)
+            if user_row is None:
+                raise click.ClickException(f"no user {as_user!r}: create one with `mailbeacon user add`")
+            sender = Sender(user_row.id, user_row.email, user_row.seat)
+            submitted = service.submitter(settings, store, keyring).submit(sender, user_row.email, recipients, raw, "send")
+        finally:
+            store.close()
+    except MailbeaconError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps({"message_id": submitted.message_id, "copies": [asdict(c) for c in submitted.copies]}))
+        return
+    click.echo(f"message {submitted.message_id} queued, {len(submitted.copies)} copies:")
+    for copy in submitted.copies:
+        tracked = ", ".join(kind for kind, on in (("opens", copy.opens_tracked), ("clicks", copy.clicks_tracked)) if on)
+        click.echo(f"  {copy.recipient}: {tracked or 'not tracked'}"
+                   + (f" ({copy.untracked_reason})" if copy.untracked_reason else ""))
+
+
+@main.group()
+def dnt() -> None:
+    """The do-not-track list: these recipients always get an untouched copy."""
+
+
+@dnt.command("add")
+@click.argument("addresses", nargs=-1, required=True)
+@data_option
+@db_option
+def dnt_add(addresses: tuple[str, ...], data_dir: Path, db_url: str | None) -> None:
+    """Add ADDRESSES to the do-not-track list."""
+    with _store(data_dir, db_url) as store:
+        for address in addresses:
+            added = store.do_not_track_add(address)
+            click.echo(f"{address.lower()}: {'added' if added else 'already on the list'}")
+
+
+@dnt.command("remove")
+@click.argument("addresses", nargs=-1, required=True)
+@data_option
+@db_option
+def dnt_remove(addresses: tuple[str, ...], data_dir: Path, db_url: str | None) -> None:
+    """Take ADDRESSES off the do-not-track list."""
+    with _store(data_dir, db_url) as store:
+        for address in addresses:
+            removed = store.do_not_track_remove(address)
+            click.echo(f"{address.lower()}: {'removed' if removed else 'was not on the list'}")
+
+
+@dnt.command("list")
+@data_option
+@db_option
+def dnt_list(data_dir: Path, db_url: str | None) -> None:
+    """Print the do-not-track list, one address a line."""
+    with _store(data_dir, db_url) as store:
+        for address in store.do_not_track():
+            click.echo(address)
+
+
+@contextlib.contextmanager
+def _store(data_dir: Path, db_url: str | None) -> Iterator[Store]:
+    from mailbeacon import service
+
+    try:
+        store, _ = service.open_data(service.Settings(data_dir=data_dir, db_url=db_url))
+    except MailbeaconError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        yield store
+    except MailbeaconError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
 
 
 @main.group()

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,20 @@ import uvicorn
 
 from mailbeacon.errors import ConfigError
 from mailbeacon.ingest import Batcher, Spool
+from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
+from mailbeacon.relay import (
+    DEFAULT_SIZE_LIMIT,
+    Authenticator,
+    RelayHandler,
+    RelayOptions,
+    check_plain_auth,
+    self_signed,
+    server_context,
+    start_relay,
+)
 from mailbeacon.store import Store, StoreUnavailable, open_store
+from mailbeacon.submission import Submitter, Switches
+from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
 from mailbeacon.web.app import ASGIApp, create_app
 from mailbeacon.web.fastpath import protocol_for
@@ -36,14 +50,38 @@ class Settings:
     http_port: int = 8080
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
+    relay: bool = True
+    """Run the SMTP relay (`--smtp off` turns it off)."""
     base_url: str | None = None
     """Public URL of the tracking server; default http://HOST:PORT as bound."""
     db_url: str | None = None
     workers: int = 1
+    upstream: str | None = None
+    """smtp://host:port of the real mail server; None delivers to the capture mailbox."""
+    retry_first: float = 60.0
+    """Seconds before the first retry of a temporary upstream failure."""
+    outbound_lease: float = 120.0
+    """How long a sender holds a copy; a crashed server's copies are sent again after it."""
+    smtp_plain_auth: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    smtp_size_limit: int = DEFAULT_SIZE_LIMIT
+    dkim_key: Path | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    switches: Switches = Switches()
 
     @property
     def store_url(self) -> str:
         return self.db_url or f"sqlite:///{(self.data_dir / 'mailbeacon.db').resolve()}"
+
+    @property
+    def links_base_url(self) -> str:
+        return self.base_url or f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def capture_dir(self) -> Path:
+        return self.data_dir / "captured"
 
 
 def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -85,23 +123,80 @@ def orphan_spools(settings: Settings) -> list[Spool]:
     return found
 
 
-def build_app(settings: Settings, worker: int = 0) -> tuple[ASGIApp, Tracking, Store]:
+def submitter(settings: Settings, store: Store, keyring: Keyring) -> Submitter:
+    dkim = None
+    if settings.dkim_key is not None:
+        if not settings.dkim_selector:
+            raise ConfigError("--dkim-key needs --dkim-selector")
+        dkim = DkimSigner.from_file(settings.dkim_key, settings.dkim_selector, settings.dkim_domain)
+    return Submitter(store, keyring, settings.links_base_url, settings.switches, dkim)
+
+
+def transport_factory(settings: Settings) -> Callable[[], Transport]:
+    if settings.upstream is None:
+        capture = CaptureTransport(settings.capture_dir)
+        return lambda: capture
+    upstream = Upstream.parse(settings.upstream)
+    timeout = max(1.0, min(30.0, settings.outbound_lease / 3))  # a send ends well within its lease
+    return lambda: SmtpTransport(upstream, timeout=timeout)
+
+
+def relay_options(settings: Settings) -> RelayOptions:
+    if settings.smtp_plain_auth:
+        check_plain_auth(settings.smtp_host)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    cert, key = (settings.tls_cert, settings.tls_key) if settings.tls_cert else self_signed(settings.data_dir)
+    assert cert is not None and key is not None
+    return RelayOptions(
+        hostname=socket.getfqdn() or "localhost",
+        tls=server_context(cert, key),
+        size_limit=settings.smtp_size_limit,
+        plain_auth=settings.smtp_plain_auth,
+    )
+
+
+def build_app(
+    settings: Settings, worker: int = 0, smtp_sock: socket.socket | None = None
+) -> tuple[ASGIApp, Tracking, Store]:
+    """The web app of one server process; worker 0 also runs the relay (on `smtp_sock`) and the outbound worker."""
     store, keyring = open_data(settings)
     batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
     tracking = Tracking(keyring, batcher)
+    sending = worker == 0
+    if sending:
+        submit = submitter(settings, store, keyring)
+        make_transport = transport_factory(settings)
+        options = relay_options(settings) if smtp_sock is not None else None
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        if worker == 0:
+        if sending:
             for orphan in orphan_spools(settings):
                 try:
                     orphan.replay(store.append_events)
                 except StoreUnavailable as exc:
                     log.warning("spool %s kept for the next start: %s", orphan.path, exc)
         await batcher.start()
+        outbound = relay = handler = None
+        if sending:
+            outbound = OutboundWorker(
+                store, make_transport, lease=settings.outbound_lease, retry=RetryPolicy(first=settings.retry_first)
+            )
+            await outbound.start()
+            if smtp_sock is not None and options is not None:
+                handler = RelayHandler(submit, queued=outbound.wake)
+                relay = await start_relay(smtp_sock, handler, Authenticator(store), options)
         try:
             yield
         finally:
+            if relay is not None:
+                relay.close()
+                await relay.wait_closed()
+            if handler is not None:
+                handler.close()
+            if outbound is not None:
+                await outbound.stop()
             await batcher.stop()
 
     return create_app(tracking, store, lifespan=lifespan), tracking, store
@@ -145,14 +240,33 @@ def serve(settings: Settings) -> None:
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
     sock = bind(settings.http_host, settings.http_port)
-    store, _ = open_data(settings)  # create keys and migrate once, before any worker starts
-    store.close()
+    smtp_sock = bind(settings.smtp_host, settings.smtp_port) if settings.relay else None
+    store, keyring = open_data(settings)  # create keys and migrate once, before any worker starts
+    try:
+        submitter(settings, store, keyring)  # refuse bad DKIM or TLS options now, not in a worker
+        if smtp_sock is not None:
+            relay_options(settings)
+        transport_factory(settings)
+    except BaseException:
+        sock.close()
+        if smtp_sock is not None:
+            smtp_sock.close()
+        raise
+    finally:
+        store.close()
     host, port = sock.getsockname()[:2]
-    base_url = settings.base_url or f"http://{host}:{port}"
-    print(f"mailbeacon: tracking on http://{host}:{port} (links use {base_url})", flush=True)
+    settings = dataclasses.replace(settings, http_host=host, http_port=port)
+    print(f"mailbeacon: tracking on http://{host}:{port} (links use {settings.links_base_url})", flush=True)
+    if smtp_sock is not None:
+        smtp_host, smtp_port = smtp_sock.getsockname()[:2]
+        settings = dataclasses.replace(settings, smtp_host=smtp_host, smtp_port=smtp_port)
+        where = f"upstream {Upstream.parse(settings.upstream)!r}" if settings.upstream else (
+            f"the capture mailbox {settings.capture_dir}"
+        )
+        print(f"mailbeacon: SMTP relay on {smtp_host}:{smtp_port} (STARTTLS, AUTH), delivering to {where}", flush=True)
     print(f"mailbeacon: data in {settings.data_dir}, store {settings.store_url.split('@')[-1]}", flush=True)
     if settings.workers == 1:
-        _run_worker(settings, sock, 0)
+        _run_worker(settings, sock, 0, smtp_sock)
         return
     children: list[int] = []
     for worker in range(settings.workers):
@@ -160,7 +274,9 @@ def serve(settings: Settings) -> None:
         if pid == 0:
             code = 0
             try:
-                _run_worker(settings, sock, worker)
+                if worker and smtp_sock is not None:
+                    smtp_sock.close()  # the relay and the outbound worker run in worker 0
+                _run_worker(settings, sock, worker, smtp_sock if worker == 0 else None)
             except BaseException:  # noqa: BLE001 - a worker reports and exits, never returns into the parent's loop
                 log.exception("worker %d failed", worker)
                 code = 1
@@ -178,13 +294,17 @@ def serve(settings: Settings) -> None:
     for child in children:
         os.waitpid(child, 0)
     sock.close()
+    if smtp_sock is not None:
+        smtp_sock.close()
 
 
-def _run_worker(settings: Settings, sock: socket.socket, worker: int) -> None:
-    app, tracking, store = build_app(settings, worker)
+def _run_worker(settings: Settings, sock: socket.socket, worker: int, smtp_sock: socket.socket | None = None) -> None:
+    app, tracking, store = build_app(settings, worker, smtp_sock)
     server = uvicorn.Server(uvicorn_config(app, tracking))
     try:
         server.run(sockets=[sock])  # run(), not serve(): it installs uvloop
     finally:
         store.close()
         sock.close()
+        if smtp_sock is not None:
+            smtp_sock.close()

@@ -8,6 +8,7 @@ about how an email must survive tracking lives here and is tested here.
 
 from __future__ import annotations
 
+from mailbeacon.instrument.headers import field_values, header_end, remove_fields
 from mailbeacon.instrument.message import Instrumented, Prepared, instrument_message, prepare_message
 from mailbeacon.instrument.plan import Plan
 from mailbeacon.instrument.report import LinkReport, Notice, PartReport, Report, SkipReason
@@ -25,6 +26,9 @@ __all__ = [
     "SkipReason",
     "TokenTracker",
     "Tracker",
+    "field_values",
+    "header_end",
     "instrument_message",
     "prepare_message",
+    "remove_fields",
 ]

@@ -25,18 +25,9 @@ def insert_message(
     now: float,
 ) -> int:
     check_delivery_keys(key for key, _ in delivery_rows)
-    message_id: int = conn.execute(
-        insert(messages)
-        .values(
-            user_id=user_id,
-            sender=sender,
-            subject=subject,
-            message_id_header=message_id_header,
-            utm=utm,
-            created_at=now,
-        )
-        .returning(messages.c.id)
-    ).scalar_one()
+    message_id = insert_message_row(
+        conn, user_id=user_id, sender=sender, subject=subject, message_id_header=message_id_header, utm=utm, now=now
+    )
     if delivery_rows:
         conn.execute(
             insert(deliveries),
@@ -47,6 +38,33 @@ def insert_message(
         )
     if link_rows:
         conn.execute(insert(links), [{"message_id": message_id, "idx": idx, "url": url} for idx, url in link_rows])
+    return message_id
+
+
+def insert_message_row(
+    conn: Connection,
+    *,
+    user_id: int | None,
+    sender: str | None,
+    subject: str | None,
+    message_id_header: str | None,
+    now: float,
+    utm: str | None = None,
+    source: str | None = None,
+) -> int:
+    message_id: int = conn.execute(
+        insert(messages)
+        .values(
+            user_id=user_id,
+            sender=sender,
+            subject=subject,
+            message_id_header=message_id_header,
+            utm=utm,
+            source=source,
+            created_at=now,
+        )
+        .returning(messages.c.id)
+    ).scalar_one()
     return message_id
 
 

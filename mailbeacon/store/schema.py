@@ -19,6 +19,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    false,
 )
 
 # Stable constraint names, so later migrations can refer to them on both dialects.
@@ -59,6 +60,8 @@ messages = Table(
     Column("sender", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("utm", Text, nullable=True),
+    Column("source", Text, nullable=True),
+    # How it was sent: relay, send, api, campaign; None for `mailbeacon instrument`.
 )
 
 deliveries = Table(
@@ -69,7 +72,46 @@ deliveries = Table(
     Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, index=True),
     Column("recipient", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("opens_tracked", Boolean, nullable=True),
+    Column("clicks_tracked", Boolean, nullable=True),
+    Column("untracked_reason", Text, nullable=True),
+    # Why opens (or everything) are not tracked for this recipient, in words a sender reads.
+    Column("shared", Boolean, nullable=False, server_default=false()),
+    # One copy for all recipients (splitting off): opens are "one of the recipients".
+    Column("status", Text, nullable=True),
+    # queued, sent, bounced; None where mailbeacon did not send the copy.
+    Column("accepted_at", Float, nullable=True),
+    # When the upstream (or the capture mailbox) accepted the copy.
+    Column("upstream_reply", Text, nullable=True),
     CheckConstraint("length(delivery_key) BETWEEN 12 AND 64", name="delivery_key_length"),
+)
+
+DELIVERY_STATUSES = ("queued", "sent", "bounced")
+
+outbound = Table(
+    "outbound",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False, unique=True),
+    Column("mail_from", Text, nullable=False),
+    Column("rcpt_to", Text, nullable=False),
+    # JSON list of envelope recipients (one, or all of them for a shared copy).
+    Column("body", LargeBinary, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False, index=True),
+    Column("lease_until", Float, nullable=True),
+    # A worker holds the row until then; a crashed worker's rows are taken again after it.
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+"""Copies waiting for the upstream; a row is deleted when its delivery is sent or bounced."""
+
+do_not_track = Table(
+    "do_not_track",
+    metadata,
+    Column("address", Text, primary_key=True),
+    # Lower-cased.
+    Column("created_at", Float, nullable=False),
 )
 
 links = Table(

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from mailbeacon.errors import ConfigError
 from mailbeacon.events import EventKind, RawEvent
+from mailbeacon.store.migrations import discover
 from mailbeacon.store import DuplicateUser, Store, StoreConflict, StoreUnavailable, open_store, schema
 from tests.support import databases
 
@@ -73,7 +74,7 @@ def test_each_migration_is_recorded_once(store: Store, engine: sa.Engine) -> Non
     store.migrate()
     with engine.connect() as conn:
         versions = conn.execute(sa.select(schema.schema_migrations.c.version)).scalars().all()
-    assert versions == [1]
+    assert versions == [m.version for m in discover()] == [1, 2]
 
 
 def test_migrated_database_has_the_columns_schema_py_declares(store: Store, engine: sa.Engine) -> None:

@@ -22,6 +22,8 @@ class Server:
     url: str
     data_dir: Path
     log: Path
+    smtp: tuple[str, int] | None = None
+    """The relay's address, when it runs."""
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -45,6 +47,8 @@ def start_server(data_dir: Path, *args: str, timeout: float = 20.0) -> Server:
     log = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     out = log.open("wb")
+    if "--smtp" not in args:
+        args = ("--smtp", "127.0.0.1:0", *args)  # a port of its own: tests run several servers
     process = subprocess.Popen(
         [sys.executable, "-m", "mailbeacon", "serve", "--http", "127.0.0.1:0", "--data", str(data_dir), *args],
         stdout=out,
@@ -57,12 +61,15 @@ def start_server(data_dir: Path, *args: str, timeout: float = 20.0) -> Server:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"mailbeacon serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        found = re.search(r"tracking on (http://[\d.]+:\d+)", log.read_text(errors="replace"))
+        output = log.read_text(errors="replace")
+        found = re.search(r"tracking on (http://[\d.]+:\d+)", output)
         if found:
             url = found.group(1)
+            relay = re.search(r"SMTP relay on ([\d.]+):(\d+)", output)
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    return Server(process, url, data_dir, log)
+                    smtp = (relay.group(1), int(relay.group(2))) if relay else None
+                    return Server(process, url, data_dir, log, smtp)
             except httpx.TransportError:
                 pass
         time.sleep(0.05)

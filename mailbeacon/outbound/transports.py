@@ -1,0 +1,244 @@
+"""Where queued copies go: a real SMTP server, or the capture mailbox.
+
+Transports are blocking (smtplib, file I/O); the worker runs them in threads.
+Each answers with an `Outcome`: sent, try again later, or bounced for good.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from mailbeacon.errors import ConfigError
+
+
+class Result(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"
+    BOUNCED = "bounced"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    result: Result
+    reply: str
+    """The upstream's words (or ours, for a connection failure), kept on the delivery."""
+
+
+class Transport(Protocol):
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+class CaptureTransport:
+    """The built-in capture mailbox: a Maildir, like Mailpit or MailHog keep, durable once `send` returns.
+
+    Each copy gets `Return-Path` and `Delivered-To` in front, as a delivery agent
+    adds them; the rest is the exact bytes the relay queued.
+    """
+
+    def __init__(self, maildir: Path) -> None:
+        self.maildir = maildir
+        self._counter = 0
+        self._lock = threading.Lock()
+        for sub in ("tmp", "new", "cur"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome:
+        with self._lock:
+            self._counter += 1
+            name = f"{time.time_ns()}.P{os.getpid()}Q{self._counter}.{socket.gethostname().replace('/', '_')}"
+        envelope = f"Return-Path: <{mail_from}>\r\nDelivered-To: {', '.join(rcpt_to)}\r\n".encode()
+        tmp = self.maildir / "tmp" / name
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, envelope + body)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, self.maildir / "new" / name)
+            _fsync_dir(self.maildir / "new")
+        except OSError as exc:
+            return Outcome(Result.RETRY, f"capture mailbox: {exc.strerror}")
+        return Outcome(Result.SENT, f"250 captured as {name}")
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """`smtp://[user:password@]host[:port][?starttls=require|never][&verify=false]`, or `smtps://...`."""
+
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: str
+    """'auto' (when offered), 'require' or 'never'."""
+    verify: bool
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> Upstream:
+        """
+        >>> Upstream.parse("smtp://u:p%40ss@mail.example:587?starttls=require")
+        Upstream(host='mail.example', port=587, implicit_tls=False, starttls='require', verify=True, username='u', password='***')
+        >>> Upstream.parse("smtp://u:p%40ss@mail.example").password
+        'p@ss'
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError(f"--upstream must look like smtp://host:port or smtps://host:port, got {url!r}")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        starttls = query.get("starttls", "auto")
+        if starttls not in ("auto", "require", "never"):
+            raise ConfigError(f"starttls= must be auto, require or never, got {starttls!r}")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        except ValueError as exc:
+            raise ConfigError(f"--upstream: {exc}") from exc
+        return cls(
+            host=parts.hostname,
+            port=port,
+            implicit_tls=parts.scheme == "smtps",
+            starttls=starttls,
+            verify=query.get("verify", "true").lower() not in ("false", "0", "no"),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def __repr__(self) -> str:  # never print the password
+        return (f"Upstream(host={self.host!r}, port={self.port}, implicit_tls={self.implicit_tls}, "
+                f"starttls={self.starttls!r}, verify={self.verify}, username={self.username!r}, "
+                f"password={'***' if self.password else None!r})")
+
+
+class SmtpTransport:
+    """Delivers to one upstream server over a connection kept open between copies.
+
+    4xx replies and connection failures are temporary (retry later); 5xx replies
+    are permanent (bounced). With several recipients on one copy, the copy
+    counts as sent when any of them is accepted; refusals are kept in the reply.
+    """
+
+    def __init__(self, upstream: Upstream, timeout: float = 30.0) -> None:
+        self.upstream = upstream
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome:
+        for attempt in (1, 2):  # a kept connection may have been closed by the server meanwhile
+            try:
+                smtp = self._connection()
+                options = _mail_options(smtp, mail_from, rcpt_to, body)
+                refused = smtp.sendmail(mail_from, rcpt_to, body, mail_options=options)
+            except smtplib.SMTPServerDisconnected as exc:
+                self.close()
+                if attempt == 1:
+                    continue
+                return Outcome(Result.RETRY, f"upstream disconnected: {exc}")
+            except smtplib.SMTPRecipientsRefused as exc:
+                self._reset()
+                return _refusal(exc.recipients)
+            except smtplib.SMTPResponseException as exc:
+                self._reset()
+                return _reply_outcome(exc.smtp_code, exc.smtp_error)
+            except (OSError, smtplib.SMTPException) as exc:
+                self.close()
+                return Outcome(Result.RETRY, f"upstream {self.upstream.host}:{self.upstream.port}: {exc}")
+            reply = "250 accepted"
+            if refused:
+                reply += "; refused: " + "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in refused.items())
+            return Outcome(Result.SENT, reply)
+        raise AssertionError("unreachable")
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        up = self.upstream
+        context = ssl.create_default_context()
+        if not up.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        smtp: smtplib.SMTP
+        if up.implicit_tls:
+            smtp = smtplib.SMTP_SSL(up.host, up.port, timeout=self.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(up.host, up.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            if not up.implicit_tls and up.starttls != "never":
+                if smtp.has_extn("starttls"):
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                elif up.starttls == "require":
+                    raise smtplib.SMTPNotSupportedError("upstream does not offer STARTTLS, which is required")
+            if up.username is not None:
+                smtp.login(up.username, up.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
+
+    def _reset(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.rset()
+            except (OSError, smtplib.SMTPException):
+                self.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+
+def _mail_options(smtp: smtplib.SMTP, mail_from: str, rcpt_to: list[str], body: bytes) -> list[str]:
+    options = []
+    if not body.isascii() and smtp.has_extn("8bitmime"):
+        options.append("BODY=8BITMIME")
+    if not (mail_from.isascii() and all(r.isascii() for r in rcpt_to)) and smtp.has_extn("smtputf8"):
+        options.append("SMTPUTF8")
+    return options
+
+
+def _refusal(recipients: dict[str, tuple[int, bytes]]) -> Outcome:
+    codes = [code for code, _ in recipients.values()]
+    reply = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in recipients.items())
+    # Temporary if any refusal is: another try may reach that recipient.
+    return Outcome(Result.RETRY if any(400 <= c < 500 for c in codes) else Result.BOUNCED, reply)
+
+
+def _reply_outcome(code: int, message: bytes | str) -> Outcome:
+    reply = f"{code} {_text(message)}"
+    if 500 <= code < 600:
+        return Outcome(Result.BOUNCED, reply)
+    return Outcome(Result.RETRY, reply)
+
+
+def _text(message: bytes | str) -> str:
+    return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,63 @@
+"""The SMTP relay: authenticated submission on aiosmtpd, never an open relay."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import ssl
+import warnings
+from dataclasses import dataclass
+
+from aiosmtpd.smtp import SMTP
+
+from mailbeacon.errors import ConfigError
+from mailbeacon.relay.auth import Authenticator
+from mailbeacon.relay.handler import RelayHandler
+from mailbeacon.relay.tls import self_signed, server_context
+
+__all__ = ["Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context", "start_relay"]
+
+DEFAULT_SIZE_LIMIT = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class RelayOptions:
+    hostname: str
+    tls: ssl.SSLContext
+    size_limit: int = DEFAULT_SIZE_LIMIT
+    plain_auth: bool = False
+    """Allow AUTH without STARTTLS: only for tests on a loopback address."""
+
+
+def check_plain_auth(host: str) -> None:
+    """AUTH over plain text only on loopback, where no password crosses a network."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ConfigError(f"AUTH without TLS is allowed only on a loopback address, not on {host}")
+
+
+async def start_relay(
+    sock: socket.socket, handler: RelayHandler, authenticator: Authenticator, options: RelayOptions
+) -> asyncio.Server:
+    def session() -> SMTP:
+        with warnings.catch_warnings():
+            # aiosmtpd warns when AUTH may run without TLS; the option is loopback-only and explicit.
+            warnings.simplefilter("ignore")
+            return SMTP(
+                handler,
+                data_size_limit=options.size_limit,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                hostname=options.hostname,
+                ident="mailbeacon relay",
+                tls_context=options.tls,
+                auth_required=True,
+                auth_require_tls=not options.plain_auth,
+                authenticator=authenticator,
+            )
+
+    return await asyncio.get_running_loop().create_server(session, sock=sock)

@@ -1,0 +1,69 @@
+"""The aiosmtpd handler: accept a message only once every copy of it is durably queued.
+
+aiosmtpd's reference Proxy answers 250 after trying the upstream and even when
+the upstream refused. Here a 250 means the copies are in the store's queue,
+where the outbound worker will deliver or bounce them; a store failure answers
+451, so the client keeps the message and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from mailbeacon.relay.replies import S250_QUEUED, S451_TRY_LATER, S501_BAD_ADDRESS, S530_NOT_AUTHENTICATED
+from mailbeacon.store import StoreUnavailable
+from mailbeacon.submission import Sender, Submitter
+
+log = logging.getLogger(__name__)
+
+
+class RelayHandler:
+    def __init__(self, submitter: Submitter, queued: Callable[[], None] = lambda: None, threads: int = 4) -> None:
+        self._submitter = submitter
+        self._queued = queued
+        # Instrumenting and the store's fsync run here, off the event loop that answers pixels.
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailbeacon-relay")
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if not isinstance(session.auth_data, Sender):
+            return S530_NOT_AUTHENTICATED  # aiosmtpd checks first; this is the second lock on the door
+        if "@" not in address or any(c.isspace() for c in address):
+            return S501_BAD_ADDRESS
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        sender = session.auth_data
+        if not isinstance(sender, Sender):
+            return S530_NOT_AUTHENTICATED
+        raw = envelope.original_content or b""
+        loop = asyncio.get_running_loop()
+        try:
+            submitted = await loop.run_in_executor(
+                self._executor,
+                self._submitter.submit,
+                sender,
+                envelope.mail_from or "",
+                list(envelope.rcpt_tos),
+                raw,
+                "relay",
+            )
+        except StoreUnavailable as exc:
+            log.warning("relay: message from %s not queued, answered 451: %s", sender.email, exc)
+            return S451_TRY_LATER
+        except Exception:  # noqa: BLE001 - any failure must leave the message with the client, not lose it
+            log.exception("relay: message from %s not queued, answered 451", sender.email)
+            return S451_TRY_LATER
+        self._queued()
+        return S250_QUEUED.format(message_id=submitted.message_id, copies=len(submitted.copies))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

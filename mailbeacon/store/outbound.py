@@ -1,0 +1,221 @@
+"""The outbound queue: copies accepted for sending, held until the upstream takes or refuses them.
+
+A message and all its copies are written in one transaction, so an accepted
+message is either wholly queued or not at all. Workers claim rows with a
+lease; a worker that dies leaves its rows to be claimed again when the lease
+ends (at-least-once, as SMTP itself is).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from mailbeacon.store.messages import check_delivery_keys, insert_message_row
+from mailbeacon.store.schema import deliveries, do_not_track, links, outbound
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """One copy of a message for the upstream, and what it tracks."""
+
+    delivery_key: bytes
+    recipient: str
+    """Who opens and clicks are attributed to (all recipients, comma-separated, for a shared copy)."""
+    rcpt_to: tuple[str, ...]
+    body: bytes
+    opens_tracked: bool
+    clicks_tracked: bool
+    untracked_reason: str | None = None
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """A claimed copy, ready to hand to the upstream."""
+
+    id: int
+    delivery_key: bytes
+    mail_from: str
+    rcpt_to: list[str]
+    body: bytes
+    attempts: int
+    """Failed attempts so far."""
+    queued_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    delivery_key: bytes
+    message_id: int
+    recipient: str
+    opens_tracked: bool | None
+    clicks_tracked: bool | None
+    untracked_reason: str | None
+    shared: bool
+    status: str | None
+    accepted_at: float | None
+    upstream_reply: str | None
+    attempts: int
+    last_error: str | None
+
+
+def insert_outgoing(
+    conn: Connection,
+    *,
+    user_id: int | None,
+    sender: str | None,
+    subject: str | None,
+    message_id_header: str | None,
+    source: str,
+    mail_from: str,
+    copies: Sequence[Copy],
+    link_rows: Sequence[tuple[int, str]],
+    now: float,
+) -> int:
+    check_delivery_keys(copy.delivery_key for copy in copies)
+    message_id = insert_message_row(
+        conn, user_id=user_id, sender=sender, subject=subject, message_id_header=message_id_header, source=source,
+        now=now,
+    )
+    for copy in copies:
+        delivery_id = conn.execute(
+            insert(deliveries)
+            .values(
+                delivery_key=copy.delivery_key,
+                message_id=message_id,
+                recipient=copy.recipient,
+                created_at=now,
+                opens_tracked=copy.opens_tracked,
+                clicks_tracked=copy.clicks_tracked,
+                untracked_reason=copy.untracked_reason,
+                shared=copy.shared,
+                status="queued",
+            )
+            .returning(deliveries.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(outbound).values(
+                delivery_id=delivery_id,
+                mail_from=mail_from,
+                rcpt_to=json.dumps(list(copy.rcpt_to)),
+                body=copy.body,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    if link_rows:
+        conn.execute(insert(links), [{"message_id": message_id, "idx": idx, "url": url} for idx, url in link_rows])
+    return message_id
+
+
+def claim_due(conn: Connection, now: float, limit: int, lease: float) -> list[Queued]:
+    rows = conn.execute(
+        select(
+            outbound.c.id,
+            deliveries.c.delivery_key,
+            outbound.c.mail_from,
+            outbound.c.rcpt_to,
+            outbound.c.body,
+            outbound.c.attempts,
+            outbound.c.created_at,
+        )
+        .join(deliveries, deliveries.c.id == outbound.c.delivery_id)
+        .where(outbound.c.next_attempt_at <= now)
+        .where(or_(outbound.c.lease_until.is_(None), outbound.c.lease_until < now))
+        .order_by(outbound.c.next_attempt_at, outbound.c.id)
+        .limit(limit)
+    ).all()
+    if rows:
+        conn.execute(update(outbound).where(outbound.c.id.in_([r.id for r in rows])).values(lease_until=now + lease))
+    return [
+        Queued(r.id, bytes(r.delivery_key), r.mail_from, json.loads(r.rcpt_to), bytes(r.body), r.attempts, r.created_at)
+        for r in rows
+    ]
+
+
+def finish(conn: Connection, outbound_id: int, status: str, reply: str, accepted_at: float | None) -> bool:
+    """Record the outcome on the delivery and drop the queue row; False if another worker finished it first."""
+    delivery_id = conn.execute(select(outbound.c.delivery_id).where(outbound.c.id == outbound_id)).scalar_one_or_none()
+    if delivery_id is None:
+        return False
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(status=status, accepted_at=accepted_at, upstream_reply=reply)
+    )
+    conn.execute(delete(outbound).where(outbound.c.id == outbound_id))
+    return True
+
+
+def postpone(conn: Connection, outbound_id: int, next_attempt_at: float, error: str) -> None:
+    conn.execute(
+        update(outbound)
+        .where(outbound.c.id == outbound_id)
+        .values(
+            attempts=outbound.c.attempts + 1, next_attempt_at=next_attempt_at, lease_until=None, last_error=error
+        )
+    )
+
+
+def next_due(conn: Connection) -> float | None:
+    """When the earliest queued copy may be tried (its lease included); None when the queue is empty."""
+    # the later of the two: greatest() on PostgreSQL, two-argument max() on SQLite
+    later = func.greatest if conn.dialect.name == "postgresql" else func.max
+    due = later(outbound.c.next_attempt_at, func.coalesce(outbound.c.lease_until, 0.0))
+    value = conn.execute(select(func.min(due))).scalar_one_or_none()
+    return None if value is None else float(value)
+
+
+def select_deliveries(conn: Connection, message_id: int) -> list[DeliveryRow]:
+    rows = conn.execute(
+        select(deliveries, outbound.c.attempts, outbound.c.last_error)
+        .outerjoin(outbound, outbound.c.delivery_id == deliveries.c.id)
+        .where(deliveries.c.message_id == message_id)
+        .order_by(deliveries.c.id)
+    ).all()
+    return [
+        DeliveryRow(
+            delivery_key=bytes(r.delivery_key),
+            message_id=r.message_id,
+            recipient=r.recipient,
+            opens_tracked=r.opens_tracked,
+            clicks_tracked=r.clicks_tracked,
+            untracked_reason=r.untracked_reason,
+            shared=r.shared,
+            status=r.status,
+            accepted_at=r.accepted_at,
+            upstream_reply=r.upstream_reply,
+            attempts=r.attempts or 0,
+            last_error=r.last_error,
+        )
+        for r in rows
+    ]
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().lower()
+
+
+def add_do_not_track(conn: Connection, address: str, now: float) -> bool:
+    address = normalise_address(address)
+    if conn.execute(select(do_not_track.c.address).where(do_not_track.c.address == address)).first():
+        return False
+    conn.execute(insert(do_not_track).values(address=address, created_at=now))
+    return True
+
+
+def remove_do_not_track(conn: Connection, address: str) -> bool:
+    result = conn.execute(delete(do_not_track).where(do_not_track.c.address == normalise_address(address)))
+    return bool(result.rowcount)
+
+
+def select_do_not_track(conn: Connection, among: Sequence[str] | None = None) -> list[str]:
+    query = select(do_not_track.c.address).order_by(do_not_track.c.address)
+    if among is not None:
+        query = query.where(do_not_track.c.address.in_([normalise_address(a) for a in among]))
+    return list(conn.execute(query).scalars())

@@ -1,0 +1,167 @@
+"""Submitted mail becomes queued copies: one per recipient, each tracked as the policy decides.
+
+The relay, `mailbeacon send` and `POST /api/v1/messages` all hand their message
+to `Submitter.submit`, so the three ways to send one-to-one mail cannot differ.
+Nothing is sent from here: the copies go into the store's outbound queue in one
+transaction, and the outbound worker delivers them.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+
+from mailbeacon.instrument import Plan, Prepared, TokenTracker, field_values, prepare_message, remove_fields
+from mailbeacon.store import Copy, Store
+from mailbeacon.submission.dkim import DkimSigner, has_signature
+from mailbeacon.submission.policy import TRACK_HEADER, Decision, Switches, Untracked, decide, track_header
+from mailbeacon.tokens import Keyring
+
+__all__ = ["Sender", "Submitted", "Submitter", "Switches", "Untracked"]
+
+REMOVED_FIELDS = ("Bcc", TRACK_HEADER)
+"""Fields no recipient may see: taken out of every copy, byte-exactly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """The authenticated user a message is sent as."""
+
+    user_id: int | None
+    email: str
+    seat: str
+
+
+@dataclass(frozen=True, slots=True)
+class CopySummary:
+    recipient: str
+    delivery: str
+    """Delivery key, hex."""
+    opens_tracked: bool
+    clicks_tracked: bool
+    untracked_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    message_id: int
+    copies: list[CopySummary] = field(default_factory=list)
+
+
+class Submitter:
+    def __init__(
+        self,
+        store: Store,
+        keyring: Keyring,
+        base_url: str,
+        switches: Switches = Switches(),
+        dkim: DkimSigner | None = None,
+    ) -> None:
+        self._store = store
+        self._keyring = keyring
+        self._base_url = base_url
+        self._switches = switches
+        self._dkim = dkim
+
+    def submit(self, sender: Sender, mail_from: str, rcpt_tos: Sequence[str], raw: bytes, source: str) -> Submitted:
+        """Instrument and queue one copy per recipient; raises StoreUnavailable if nothing could be queued."""
+        recipients = _unique(rcpt_tos)
+        header = track_header(field_values(raw, TRACK_HEADER))
+        clean = remove_fields(raw, REMOVED_FIELDS)
+        dkim_signed = has_signature(clean) and not self._switches.instrument_dkim_signed
+        on_list = set(self._store.do_not_track(recipients)) if recipients else set()
+        own = {a.lower() for a in (sender.email, mail_from, *_addresses(clean, "From")) if a}
+        prepared: dict[Plan, Prepared] = {}
+        recogniser = TokenTracker(self._base_url, self._keyring, b"\0" * 12)
+
+        def decision_for(recipient: str) -> Decision:
+            if dkim_signed and self._switches.tracking:
+                return Decision(False, False, Untracked.DKIM_SIGNED)
+            return decide(
+                self._switches,
+                seat=sender.seat,
+                header=header,
+                on_do_not_track=recipient.lower() in on_list,
+                is_sender=recipient.lower() in own,
+            )
+
+        def make_copy(recipients_of_copy: list[str], decision: Decision, shared: bool) -> Copy:
+            delivery = secrets.token_bytes(12)
+            attributed = ", ".join(recipients_of_copy)
+            if not decision.anything:
+                body, opens, clicks = clean, False, False
+                reason = decision.reason.value if decision.reason else None
+            else:
+                plan = Plan(opens=decision.opens, clicks=decision.clicks)
+                if plan not in prepared:
+                    prepared[plan] = prepare_message(clean, plan, recogniser)
+                result = prepared[plan].render(TokenTracker(self._base_url, self._keyring, delivery))
+                body, opens = result.message, result.report.opens_tracked
+                clicks = bool(result.report.tracked_links)
+                reason = None if opens else (result.report.opens_reason.value if result.report.opens_reason else None)
+                for link in result.report.tracked_links:
+                    if link.link is not None:
+                        links[link.link] = link.target
+            if self._dkim is not None:
+                body = self._dkim.sign(body)
+            return Copy(delivery, attributed, tuple(recipients_of_copy), body, opens, clicks, reason, shared)
+
+        links: dict[int, str] = {}
+        copies: list[Copy] = []
+        if self._switches.split:
+            copies = [make_copy([r], decision_for(r), False) for r in recipients]
+        else:
+            # One tracked copy for everyone the policy lets us track; the others get theirs untouched.
+            decisions = {r: decision_for(r) for r in recipients}
+            tracked = [r for r in recipients if decisions[r].anything]
+            if tracked:
+                shared_decision = Decision(
+                    all(decisions[r].opens for r in tracked), all(decisions[r].clicks for r in tracked)
+                )
+                copies.append(make_copy(tracked, shared_decision, shared=len(tracked) > 1))
+            copies += [make_copy([r], decisions[r], False) for r in recipients if r not in tracked]
+
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(clean)
+        message_id = self._store.queue_message(
+            user_id=sender.user_id,
+            sender=_text(headers, "From") or mail_from,
+            subject=_text(headers, "Subject"),
+            message_id_header=_text(headers, "Message-ID"),
+            source=source,
+            mail_from=mail_from,
+            copies=copies,
+            links=sorted(links.items()),
+        )
+        return Submitted(
+            message_id,
+            [
+                CopySummary(c.recipient, c.delivery_key.hex(), c.opens_tracked, c.clicks_tracked, c.untracked_reason)
+                for c in copies
+            ],
+        )
+
+
+def _unique(addresses: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    unique = []
+    for address in addresses:
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
+    return unique
+
+
+def _addresses(raw: bytes, name: str) -> list[str]:
+    return [address for _, address in getaddresses(field_values(raw, name)) if address]
+
+
+def _text(headers: email.message.Message, name: str) -> str | None:
+    try:
+        value = headers.get(name)
+    except (ValueError, IndexError):  # a header the parser cannot make sense of: not worth losing mail over
+        return None
+    return None if value is None else str(value)

@@ -1,0 +1,133 @@
+"""A real SMTP upstream for tests (aiosmtpd on 127.0.0.1) and a real client of the relay (smtplib)."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    """The exact bytes the upstream received (dot-unstuffed)."""
+    mail_options: list[str]
+
+
+@dataclass
+class SinkHandler:
+    received: list[Received] = field(default_factory=list)
+    reply: Callable[[Envelope], str] = lambda envelope: "250 2.0.0 OK"
+    """Answer to DATA; return a 4xx or 5xx to refuse."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        answer = self.reply(envelope)
+        if answer.startswith("250"):
+            with self.lock:
+                self.received.append(
+                    Received(
+                        envelope.mail_from or "",
+                        list(envelope.rcpt_tos),
+                        envelope.original_content or b"",
+                        list(envelope.mail_options),
+                    )
+                )
+        return answer
+
+
+class Sink:
+    """An upstream mail server that keeps what it accepts."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.handler = SinkHandler()
+        self.port = port or free_port()
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def received(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.received)
+
+    def start(self) -> Sink:
+        self._controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+        )
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+            controller.loop.close()  # Controller.stop leaves its loop open
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.received
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"the upstream received {len(self.received)} messages, expected {count}")
+
+
+@contextmanager
+def running_sink(port: int = 0) -> Iterator[Sink]:
+    sink = Sink(port).start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class User:
+    email: str
+    api_key: str
+    smtp_password: str
+
+
+def add_user(data_dir: Path, email: str, *options: str) -> User:
+    out = subprocess.run(
+        [sys.executable, "-m", "mailbeacon", "user", "add", email, "--json", "--data", str(data_dir), *options],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    created = json.loads(out)
+    return User(created["email"], created["api_key"], created["smtp_password"])
+
+
+@contextmanager
+def relay_client(address: tuple[str, int], user: User | None = None) -> Iterator[smtplib.SMTP]:
+    """smtplib on the relay, after STARTTLS (the self-signed certificate is not verified) and AUTH."""
+    with smtplib.SMTP(*address, timeout=30) as client:
+        client.starttls()
+        client.ehlo()
+        if user is not None:
+            client.login(user.email, user.smtp_password)
+        yield client
