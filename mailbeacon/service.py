@@ -163,11 +163,17 @@ def build_app(
     store, keyring = open_data(settings)
     batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
     tracking = Tracking(keyring, batcher)
+    submit = submitter(settings, store, keyring)
     sending = worker == 0
+    outbound = None
     if sending:
-        submit = submitter(settings, store, keyring)
-        make_transport = transport_factory(settings)
-        options = relay_options(settings) if smtp_sock is not None else None
+        outbound = OutboundWorker(
+            store,
+            transport_factory(settings),
+            lease=settings.outbound_lease,
+            retry=RetryPolicy(first=settings.retry_first),
+        )
+    options = relay_options(settings) if sending and smtp_sock is not None else None
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -178,11 +184,8 @@ def build_app(
                 except StoreUnavailable as exc:
                     log.warning("spool %s kept for the next start: %s", orphan.path, exc)
         await batcher.start()
-        outbound = relay = handler = None
-        if sending:
-            outbound = OutboundWorker(
-                store, make_transport, lease=settings.outbound_lease, retry=RetryPolicy(first=settings.retry_first)
-            )
+        relay = handler = None
+        if outbound is not None:
             await outbound.start()
             if smtp_sock is not None and options is not None:
                 handler = RelayHandler(submit, queued=outbound.wake)
@@ -199,7 +202,10 @@ def build_app(
                 await outbound.stop()
             await batcher.stop()
 
-    return create_app(tracking, store, lifespan=lifespan), tracking, store
+    app = create_app(
+        tracking, store, lifespan=lifespan, submitter=submit, queued=outbound.wake if outbound else lambda: None
+    )
+    return app, tracking, store
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import ssl
 import warnings
@@ -19,6 +20,16 @@ from mailbeacon.relay.tls import self_signed, server_context
 __all__ = ["Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context", "start_relay"]
 
 DEFAULT_SIZE_LIMIT = 25 * 1024 * 1024
+
+
+class _QuietDeprecation(logging.Filter):
+    """aiosmtpd 1.4 logs a deprecation warning of its own API at every AUTH; we do not use that API."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "login_data is deprecated" not in record.getMessage()
+
+
+logging.getLogger("mail.log").addFilter(_QuietDeprecation())
 
 
 @dataclass(frozen=True, slots=True)

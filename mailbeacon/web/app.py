@@ -13,7 +13,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mailbeacon.accounts import hash_api_key
-from mailbeacon.store import Store
+from mailbeacon.store import Store, StoreUnavailable, UserRow
+from mailbeacon.submission import Sender, Submitter
+from mailbeacon.web.compose import ComposeError, compose
 from mailbeacon.web.tracking import Tracking
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -24,8 +26,20 @@ def create_app(
     tracking: Tracking,
     store: Store,
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None,
+    submitter: Submitter | None = None,
+    queued: Callable[[], None] = lambda: None,
 ) -> ASGIApp:
+    """`submitter` takes `POST /api/v1/messages`; `queued` is told when copies wait in the queue."""
     batcher = tracking.batcher
+
+    async def authenticated(request: Request) -> UserRow | JSONResponse:
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return JSONResponse({"error": "missing API key: send Authorization: Bearer KEY"}, status_code=401)
+        user = await run_in_threadpool(store.user_by_api_key_hash, hash_api_key(auth[7:].strip()))
+        if user is None:
+            return JSONResponse({"error": "unknown API key"}, status_code=401)
+        return user
 
     async def healthz(request: Request) -> Response:
         ok = await run_in_threadpool(store.ping)
@@ -57,12 +71,9 @@ def create_app(
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
     async def events(request: Request) -> Response:
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer "):
-            return JSONResponse({"error": "missing API key: send Authorization: Bearer KEY"}, status_code=401)
-        user = await run_in_threadpool(store.user_by_api_key_hash, hash_api_key(auth[7:].strip()))
-        if user is None:
-            return JSONResponse({"error": "unknown API key"}, status_code=401)
+        user = await authenticated(request)
+        if isinstance(user, JSONResponse):
+            return user
         try:
             after = int(request.query_params.get("after", "0"))
             limit = int(request.query_params.get("limit", "100"))
@@ -88,6 +99,35 @@ def create_app(
         ]
         return JSONResponse({"events": page, "next": rows[-1].id if len(rows) == limit else None})
 
+    async def post_message(request: Request) -> Response:
+        user = await authenticated(request)
+        if isinstance(user, JSONResponse):
+            return user
+        if submitter is None:
+            return JSONResponse({"error": "this server does not send mail"}, status_code=503)
+        try:
+            raw, recipients = compose(await request.json(), user.email)
+        except ValueError as exc:  # ComposeError, or a body that is not JSON
+            message = str(exc) if isinstance(exc, ComposeError) else "the body is not valid JSON"
+            return JSONResponse({"error": message}, status_code=400)
+        sender = Sender(user.id, user.email, user.seat)
+        try:
+            submitted = await run_in_threadpool(submitter.submit, sender, user.email, recipients, raw, "api")
+        except StoreUnavailable:
+            return JSONResponse({"error": "cannot queue the message now, nothing was queued; retry"}, status_code=503)
+        queued()
+        copies = [
+            {
+                "recipient": c.recipient,
+                "delivery": c.delivery,
+                "opens_tracked": c.opens_tracked,
+                "clicks_tracked": c.clicks_tracked,
+                "untracked_reason": c.untracked_reason,
+            }
+            for c in submitted.copies
+        ]
+        return JSONResponse({"message_id": submitted.message_id, "copies": copies}, status_code=202)
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": "not found"}, status_code=404)
 
@@ -96,6 +136,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/api/v1/events", events),
+            Route("/api/v1/messages", post_message, methods=["POST"]),
         ],
         exception_handlers={404: not_found},
         lifespan=lifespan,

@@ -422,3 +422,58 @@ def test_permanent_refusal_bounces_and_temporary_refusal_retries(tmp_path: Path)
         assert "550" in (rows["gone@example.org"].upstream_reply or "")
         assert rows["busy@example.org"].status == "sent" and attempts["busy@example.org"] == 3
         assert attempts["gone@example.org"] == 1
+
+
+# --- sending without a mail client -----------------------------------------------------------------
+
+
+def test_post_messages_sends_through_the_same_pipeline(server: Server, sink: Sink, sales: User, store: Store) -> None:
+    payload = {
+        "to": ["Alice <alice@example.org>"],
+        "cc": "carol@example.net",
+        "bcc": ["secret@example.org"],
+        "subject": "from the API",
+        "text": "Hi, the pricing: https://example.com/pricing",
+        "html": '<p>Hi, <a href="https://example.com/pricing">the pricing</a></p>',
+    }
+    answer = httpx.post(
+        f"{server.url}/api/v1/messages", json=payload, headers={"Authorization": f"Bearer {sales.api_key}"}
+    )
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert sorted(c["recipient"] for c in body["copies"]) == ["alice@example.org", "carol@example.net",
+                                                              "secret@example.org"]
+    copies = copies_for(sink, "from the API", 3)
+    for copy in copies:
+        assert b"secret@example.org" not in copy.content
+        assert b"multipart/alternative" in copy.content and b"/o/" in copy.content and b"/c/" in copy.content
+        assert b"To: alice@example.org" in copy.content and b"Cc: carol@example.net" in copy.content
+    assert {r.message_id for r in deliveries(store, "from the API")} == {body["message_id"]}
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"subject": "x", "html": "<p>x</p>"}, "no recipients"),
+        ({"to": "not an address", "html": "<p>x</p>"}, "is not an email address"),
+        ({"to": "a@example.org"}, "give html, text or both"),
+        ({"to": "a@example.org", "html": "<p>x</p>", "attachments": []}, "unknown fields: attachments"),
+        ([1, 2], "the body must be a JSON object"),
+    ],
+)
+def test_post_messages_refuses_what_it_cannot_send(server: Server, sales: User, payload: object, error: str) -> None:
+    answer = httpx.post(
+        f"{server.url}/api/v1/messages", json=payload, headers={"Authorization": f"Bearer {sales.api_key}"}
+    )
+    assert answer.status_code == 400 and error in answer.json()["error"]
+
+
+def test_post_messages_needs_an_api_key(server: Server, sales: User) -> None:
+    payload = {"to": "a@example.org", "html": "<p>x</p>"}
+    assert httpx.post(f"{server.url}/api/v1/messages", json=payload).status_code == 401
+    wrong = {"Authorization": f"Bearer {sales.api_key}x"}
+    assert httpx.post(f"{server.url}/api/v1/messages", json=payload, headers=wrong).status_code == 401
+    not_json = httpx.post(
+        f"{server.url}/api/v1/messages", content=b"{", headers={"Authorization": f"Bearer {sales.api_key}"}
+    )
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
