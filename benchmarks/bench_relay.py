@@ -175,7 +175,8 @@ def sales_message(links: int = 20, size: int = 30_000, seed: int = 7) -> bytes:
     paragraphs = []
     per_paragraph = size // links
     for n in range(links):
-        url = f"https://www.example.com/{rng.choice(_WORDS)}/{n}?utm_source=email&amp;utm_campaign=q4&amp;id={rng.randrange(10**6)}"
+        query = f"utm_source=email&amp;utm_campaign=q4&amp;id={rng.randrange(10**6)}"
+        url = f"https://www.example.com/{rng.choice(_WORDS)}/{n}?{query}"
         words = " ".join(rng.choice(_WORDS) for _ in range(per_paragraph // 9))
         paragraphs.append(
             f'<tr><td style="padding:12px 24px;font-family:Arial,sans-serif;font-size:15px;color:#333333">\n'

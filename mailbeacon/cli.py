@@ -288,6 +288,29 @@ def send(
                    + (f" ({copy.untracked_reason})" if copy.untracked_reason else ""))
 
 
+@main.command()
+@data_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def captured(data_dir: Path, as_json: bool) -> None:
+    """List the mail in the capture mailbox, with the pixel and links a reader would load or click."""
+    import datetime
+
+    from mailbeacon.outbound import read_captured
+    from mailbeacon.service import Settings
+
+    maildir = Settings(data_dir=data_dir).capture_dir
+    for copy in read_captured(maildir):
+        if as_json:
+            click.echo(json.dumps({**asdict(copy), "path": str(copy.path)}, ensure_ascii=False))
+            continue
+        when = datetime.datetime.fromtimestamp(copy.received_at).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{when}  to {copy.delivered_to}  {copy.subject!r}  ({copy.path})")
+        for url in copy.pixel_urls:
+            click.echo(f"    pixel  {url}")
+        for url in copy.click_urls:
+            click.echo(f"    link   {url}")
+
+
 @main.group()
 def dnt() -> None:
     """The do-not-track list: these recipients always get an untouched copy."""

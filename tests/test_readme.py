@@ -23,3 +23,33 @@ def test_readme_gives_the_two_commands_and_they_exist() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./scripts/test" in ci
+
+
+def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
+    """The tour's commands, on ports of their own, end with Bob's open in the events API."""
+    import json
+    import subprocess
+
+    from tests.support.servers import running_server
+
+    readme = (ROOT / "README.md").read_text()
+    tour = re.search(r"## A five-minute tour\n\n```bash\n(.*?)```", readme, re.S)
+    assert tour is not None
+    first, *rest = tour.group(1).splitlines()
+    assert first.startswith("./scripts/serve &")
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    with running_server(tmp_path / "mailbeacon-data") as server:  # what ./scripts/serve starts, on free ports
+        assert server.smtp is not None
+        script = (
+            "\n".join(rest)
+            .replace("127.0.0.1:8080", server.url.removeprefix("http://"))
+            .replace('"127.0.0.1", 2525', f'"127.0.0.1", {server.smtp[1]}')
+        )
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "to bob@example.org  'Your proposal, as promised'" in done.stdout
+    events = json.loads(done.stdout.splitlines()[-1])["events"]
+    assert [(e["type"], e["recipient"]) for e in events] == [("open", "bob@example.org")]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from mailbeacon.outbound.transports import CaptureTransport, Outcome, Result, SmtpTransport, Transport, Upstream
+from mailbeacon.outbound.capture import Captured, CaptureTransport, read_captured
+from mailbeacon.outbound.transports import Outcome, Result, SmtpTransport, Transport, Upstream
 from mailbeacon.outbound.worker import OutboundWorker, RetryPolicy
 
 __all__ = [
     "CaptureTransport",
+    "Captured",
     "OutboundWorker",
     "Outcome",
     "Result",
@@ -14,4 +16,5 @@ __all__ = [
     "SmtpTransport",
     "Transport",
     "Upstream",
+    "read_captured",
 ]

@@ -1,20 +1,16 @@
 """Where queued copies go: a real SMTP server, or the capture mailbox.
 
 Transports are blocking (smtplib, file I/O); the worker runs them in threads.
+The capture mailbox is in capture.py.
 Each answers with an `Outcome`: sent, try again later, or bounced for good.
 """
 
 from __future__ import annotations
 
 import enum
-import os
 import smtplib
-import socket
 import ssl
-import threading
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -38,43 +34,6 @@ class Transport(Protocol):
     def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome: ...
 
     def close(self) -> None: ...
-
-
-class CaptureTransport:
-    """The built-in capture mailbox: a Maildir, like Mailpit or MailHog keep, durable once `send` returns.
-
-    Each copy gets `Return-Path` and `Delivered-To` in front, as a delivery agent
-    adds them; the rest is the exact bytes the relay queued.
-    """
-
-    def __init__(self, maildir: Path) -> None:
-        self.maildir = maildir
-        self._counter = 0
-        self._lock = threading.Lock()
-        for sub in ("tmp", "new", "cur"):
-            (maildir / sub).mkdir(parents=True, exist_ok=True)
-
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome:
-        with self._lock:
-            self._counter += 1
-            name = f"{time.time_ns()}.P{os.getpid()}Q{self._counter}.{socket.gethostname().replace('/', '_')}"
-        envelope = f"Return-Path: <{mail_from}>\r\nDelivered-To: {', '.join(rcpt_to)}\r\n".encode()
-        tmp = self.maildir / "tmp" / name
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, envelope + body)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, self.maildir / "new" / name)
-            _fsync_dir(self.maildir / "new")
-        except OSError as exc:
-            return Outcome(Result.RETRY, f"capture mailbox: {exc.strerror}")
-        return Outcome(Result.SENT, f"250 captured as {name}")
-
-    def close(self) -> None:
-        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +195,3 @@ def _text(message: bytes | str) -> str:
     return message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
