@@ -203,7 +203,12 @@ def build_app(
             await batcher.stop()
 
     app = create_app(
-        tracking, store, lifespan=lifespan, submitter=submit, queued=outbound.wake if outbound else lambda: None
+        tracking,
+        store,
+        lifespan=lifespan,
+        submitter=submit,
+        queued=outbound.wake if outbound else lambda: None,
+        outbound=outbound.stats if outbound else None,
     )
     return app, tracking, store
 

@@ -55,6 +55,7 @@ class RelayHandler:
                 list(envelope.rcpt_tos),
                 raw,
                 "relay",
+                _peer_ip(session.peer),
             )
         except StoreUnavailable as exc:
             log.warning("relay: message from %s not queued, answered 451: %s", sender.email, exc)
@@ -67,3 +68,7 @@ class RelayHandler:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+def _peer_ip(peer: object) -> str | None:
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None

@@ -161,6 +161,7 @@ class Store:
         mail_from: str,
         copies: Sequence[Copy],
         links: Sequence[tuple[int, str]],
+        submitted_from: str | None = None,
     ) -> int:
         """Record a message with its deliveries and queue every copy, in one transaction; returns its id."""
         with self._translated("queue a message"), self._write(Lock.OUTBOUND) as conn:
@@ -171,6 +172,7 @@ class Store:
                 subject=subject,
                 message_id_header=message_id_header,
                 source=source,
+                submitted_from=submitted_from,
                 mail_from=mail_from,
                 copies=copies,
                 link_rows=links,

@@ -51,6 +51,7 @@ def insert_message_row(
     now: float,
     utm: str | None = None,
     source: str | None = None,
+    submitted_from: str | None = None,
 ) -> int:
     message_id: int = conn.execute(
         insert(messages)
@@ -61,6 +62,7 @@ def insert_message_row(
             message_id_header=message_id_header,
             utm=utm,
             source=source,
+            submitted_from=submitted_from,
             created_at=now,
         )
         .returning(messages.c.id)

@@ -71,6 +71,7 @@ def insert_outgoing(
     subject: str | None,
     message_id_header: str | None,
     source: str,
+    submitted_from: str | None,
     mail_from: str,
     copies: Sequence[Copy],
     link_rows: Sequence[tuple[int, str]],
@@ -79,7 +80,7 @@ def insert_outgoing(
     check_delivery_keys(copy.delivery_key for copy in copies)
     message_id = insert_message_row(
         conn, user_id=user_id, sender=sender, subject=subject, message_id_header=message_id_header, source=source,
-        now=now,
+        submitted_from=submitted_from, now=now,
     )
     for copy in copies:
         delivery_id = conn.execute(

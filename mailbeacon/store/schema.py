@@ -61,6 +61,8 @@ messages = Table(
     Column("created_at", Float, nullable=False),
     Column("utm", Text, nullable=True),
     Column("source", Text, nullable=True),
+    Column("submitted_from", Text, nullable=True),
+    # The client IP that submitted it (relay or API): the sender's own opens come from there.
     # How it was sent: relay, send, api, campaign; None for `mailbeacon instrument`.
 )
 

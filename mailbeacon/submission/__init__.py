@@ -67,8 +67,19 @@ class Submitter:
         self._switches = switches
         self._dkim = dkim
 
-    def submit(self, sender: Sender, mail_from: str, rcpt_tos: Sequence[str], raw: bytes, source: str) -> Submitted:
-        """Instrument and queue one copy per recipient; raises StoreUnavailable if nothing could be queued."""
+    def submit(
+        self,
+        sender: Sender,
+        mail_from: str,
+        rcpt_tos: Sequence[str],
+        raw: bytes,
+        source: str,
+        submitted_from: str | None = None,
+    ) -> Submitted:
+        """Instrument and queue one copy per recipient; raises StoreUnavailable if nothing could be queued.
+
+        `submitted_from` is the client's IP address: the sender's own opens come from there.
+        """
         recipients = _unique(rcpt_tos)
         header = track_header(field_values(raw, TRACK_HEADER))
         clean = remove_fields(raw, REMOVED_FIELDS)
@@ -132,6 +143,7 @@ class Submitter:
             subject=_text(headers, "Subject"),
             message_id_header=_text(headers, "Message-ID"),
             source=source,
+            submitted_from=submitted_from,
             mail_from=mail_from,
             copies=copies,
             links=sorted(links.items()),

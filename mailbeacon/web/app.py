@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mailbeacon.accounts import hash_api_key
+from mailbeacon.outbound.worker import OutboundStats
 from mailbeacon.store import Store, StoreUnavailable, UserRow
 from mailbeacon.submission import Sender, Submitter
 from mailbeacon.web.compose import ComposeError, compose
@@ -28,6 +29,7 @@ def create_app(
     lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None,
     submitter: Submitter | None = None,
     queued: Callable[[], None] = lambda: None,
+    outbound: OutboundStats | None = None,
 ) -> ASGIApp:
     """`submitter` takes `POST /api/v1/messages`; `queued` is told when copies wait in the queue."""
     batcher = tracking.batcher
@@ -68,6 +70,13 @@ def create_app(
             "# TYPE mailbeacon_spool_depth gauge",
             f"mailbeacon_spool_depth {batcher.spool_depth}",
         ]
+        if outbound is not None:
+            lines += [
+                "# TYPE mailbeacon_outbound_total counter",
+                f'mailbeacon_outbound_total{{result="sent"}} {outbound.sent}',
+                f'mailbeacon_outbound_total{{result="retried"}} {outbound.retried}',
+                f'mailbeacon_outbound_total{{result="bounced"}} {outbound.bounced}',
+            ]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
     async def events(request: Request) -> Response:
@@ -112,7 +121,8 @@ def create_app(
             return JSONResponse({"error": message}, status_code=400)
         sender = Sender(user.id, user.email, user.seat)
         try:
-            submitted = await run_in_threadpool(submitter.submit, sender, user.email, recipients, raw, "api")
+            client = request.client.host if request.client else None
+            submitted = await run_in_threadpool(submitter.submit, sender, user.email, recipients, raw, "api", client)
         except StoreUnavailable:
             return JSONResponse({"error": "cannot queue the message now, nothing was queued; retry"}, status_code=503)
         queued()

@@ -188,6 +188,8 @@ def test_each_recipient_gets_a_copy_with_its_own_tokens_and_the_same_headers(
     assert sorted(r.recipient for r in rows) == sorted(recipients)
     assert {(r.opens_tracked, r.clicks_tracked, r.status) for r in rows} == {(True, True, "sent")}
     assert all(r.accepted_at is not None and r.upstream_reply and r.upstream_reply.startswith("250") for r in rows)
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert int(re.search(r'mailbeacon_outbound_total\{result="sent"\} (\d+)', metrics).group(1)) >= 4  # type: ignore[union-attr]
 
 
 def test_each_copy_attributes_its_open_to_its_recipient(server: Server, sink: Sink, sales: User) -> None:

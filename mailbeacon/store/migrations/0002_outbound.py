@@ -50,7 +50,7 @@ Table(
 )
 
 NEW_COLUMNS = {
-    "messages": ["source TEXT"],
+    "messages": ["source TEXT", "submitted_from TEXT"],
     "deliveries": [
         "opens_tracked BOOLEAN",
         "clicks_tracked BOOLEAN",

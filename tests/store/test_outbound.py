@@ -1,0 +1,108 @@
+"""The outbound queue and the do-not-track list, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+
+import pytest
+
+from mailbeacon.store import Copy, Store, open_store
+
+
+def copy(recipient: str, body: bytes = b"Subject: hi\r\n\r\nhello\r\n") -> Copy:
+    return Copy(secrets.token_bytes(12), recipient, (recipient,), body, True, False, None)
+
+
+def queue(store: Store, *recipients: str) -> int:
+    return store.queue_message(
+        user_id=None,
+        sender="bob@example.com",
+        subject="hi",
+        message_id_header="<m@example.com>",
+        source="relay",
+        mail_from="bob@example.com",
+        copies=[copy(r) for r in recipients],
+        links=[(0, "https://example.com/")],
+        submitted_from="192.0.2.7",
+    )
+
+
+def test_a_queued_message_is_claimed_once_then_finished(store: Store) -> None:
+    message_id = queue(store, "a@example.org", "b@example.org")
+    assert [d.status for d in store.deliveries_of(message_id)] == ["queued", "queued"]
+    claimed = store.claim_outbound(10, lease=60)
+    assert sorted(q.rcpt_to[0] for q in claimed) == ["a@example.org", "b@example.org"]
+    assert claimed[0].body == b"Subject: hi\r\n\r\nhello\r\n"
+    assert store.claim_outbound(10, lease=60) == []  # held by the first claim
+    assert store.outbound_sent(claimed[0].id, "250 OK", accepted_at=1234.5)
+    assert store.outbound_bounced(claimed[1].id, "550 no such user")
+    assert not store.outbound_sent(claimed[0].id, "250 OK", accepted_at=1.0)  # already finished
+    rows = {d.recipient: d for d in store.deliveries_of(message_id)}
+    assert (rows[claimed[0].rcpt_to[0]].status, rows[claimed[0].rcpt_to[0]].accepted_at) == ("sent", 1234.5)
+    assert (rows[claimed[1].rcpt_to[0]].status, rows[claimed[1].rcpt_to[0]].upstream_reply) == (
+        "bounced",
+        "550 no such user",
+    )
+    assert store.next_outbound_at() is None
+
+
+def test_a_postponed_copy_waits_for_its_time(store: Store) -> None:
+    message_id = queue(store, "later@example.org")
+    (claimed,) = store.claim_outbound(10, lease=60)
+    later = time.time() + 3600
+    store.outbound_retry(claimed.id, later, "451 try again")
+    assert store.claim_outbound(10, lease=60) == []
+    assert store.next_outbound_at() == pytest.approx(later)
+    (row,) = store.deliveries_of(message_id)
+    assert (row.status, row.attempts, row.last_error) == ("queued", 1, "451 try again")
+
+
+def test_a_crashed_workers_copies_are_claimed_again_after_the_lease(store: Store) -> None:
+    queue(store, "a@example.org")
+    (first,) = store.claim_outbound(10, lease=0.2)  # then the worker dies
+    assert store.claim_outbound(10, lease=60) == []
+    time.sleep(0.3)
+    (again,) = store.claim_outbound(10, lease=60)
+    assert again.id == first.id and again.attempts == 0
+
+
+def test_a_message_is_queued_whole_or_not_at_all(store: Store) -> None:
+    bad = Copy(b"short", "b@example.org", ("b@example.org",), b"x", True, True)
+    with pytest.raises(ValueError):
+        store.queue_message(
+            user_id=None, sender=None, subject="broken", message_id_header=None, source="relay",
+            mail_from="bob@example.com", copies=[copy("a@example.org"), bad], links=[],
+        )
+    assert store.claim_outbound(10, lease=60) == []
+
+
+def test_concurrent_workers_never_claim_the_same_copy(store_url: str, store: Store) -> None:
+    for n in range(10):
+        queue(store, *(f"r{n}-{i}@example.org" for i in range(5)))
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with open_store(store_url) as own:
+            while batch := own.claim_outbound(3, lease=60):
+                with lock:
+                    claimed.extend(q.id for q in batch)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(claimed) == 50 and len(set(claimed)) == 50
+
+
+def test_do_not_track_list_is_case_insensitive(store: Store) -> None:
+    assert store.do_not_track_add("Private@Example.org")
+    assert not store.do_not_track_add("private@example.org")
+    assert store.do_not_track() == ["private@example.org"]
+    assert store.do_not_track(["PRIVATE@example.ORG", "other@example.org"]) == ["private@example.org"]
+    assert store.do_not_track_remove("PRIVATE@example.org")
+    assert not store.do_not_track_remove("private@example.org")
+    assert store.do_not_track() == []
