@@ -266,6 +266,9 @@ def run_load(side: Side, count_file: Path, message: bytes, messages: int, connec
             ready.abort()
             go.abort()
 
+    def failure() -> str:
+        return f"{side.name}: a client failed: {errors[0]!r}" if errors else f"{side.name}: timed out"
+
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(connections)]
     for thread in threads:
         thread.start()
@@ -274,14 +277,17 @@ def run_load(side: Side, count_file: Path, message: bytes, messages: int, connec
         warm = wait_for_sink(count_file, connections * recipients, time.monotonic() + timeout)
         start = time.monotonic()
         go.wait()
-    except threading.BrokenBarrierError:
+    except BaseException as exc:
+        go.abort()  # release the clients still waiting to start
         for thread in threads:
             thread.join(timeout=5)
-        raise RuntimeError(f"{side.name}: a client failed: {errors[0]!r}" if errors else f"{side.name}: timed out")
+        if isinstance(exc, threading.BrokenBarrierError):
+            raise RuntimeError(failure()) from exc
+        raise
     for thread in threads:
         thread.join(timeout=max(0.0, start + timeout - time.monotonic()))
     if errors or len(finished) != connections:
-        raise RuntimeError(f"{side.name}: a client failed: {errors[0]!r}" if errors else f"{side.name}: timed out")
+        raise RuntimeError(failure())
     expected = (connections + messages) * recipients
     done = wait_for_sink(count_file, expected, start + timeout)
     delivered = Counts(done.messages - warm.messages, done.recipients - warm.recipients,

@@ -15,7 +15,16 @@ from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
-from mailbeacon.instrument import Plan, Prepared, TokenTracker, field_values, prepare_message, remove_fields
+from mailbeacon.instrument import (
+    Plan,
+    Prepared,
+    TokenTracker,
+    Tracker,
+    field_values,
+    header_end,
+    prepare_message,
+    remove_fields,
+)
 from mailbeacon.store import Copy, Store
 from mailbeacon.submission.dkim import DkimSigner, has_signature
 from mailbeacon.submission.policy import TRACK_HEADER, Decision, Switches, Untracked, decide, track_header
@@ -103,14 +112,23 @@ class Submitter:
         def make_copy(recipients_of_copy: list[str], decision: Decision, shared: bool) -> Copy:
             delivery = secrets.token_bytes(12)
             attributed = ", ".join(recipients_of_copy)
-            if not decision.anything:
-                body, opens, clicks = clean, False, False
+            reason: str | None
+            if decision.reason is Untracked.DKIM_SIGNED:
+                body, opens, clicks, reason = clean, False, False, decision.reason.value  # not one byte changed
+            elif not decision.anything:
+                # Nothing of this copy is tracked, and nothing quoted from earlier mail either:
+                # our old pixels go and our old links are unwrapped (the sender's Sent folder,
+                # a do-not-track recipient). Without any, the bytes stay as they are.
+                body = self._prepared(prepared, clean, Plan(opens=False, clicks=False), recogniser).render(
+                    TokenTracker(self._base_url, self._keyring, delivery)
+                ).message
+                opens = clicks = False
                 reason = decision.reason.value if decision.reason else None
             else:
                 plan = Plan(opens=decision.opens, clicks=decision.clicks)
-                if plan not in prepared:
-                    prepared[plan] = prepare_message(clean, plan, recogniser)
-                result = prepared[plan].render(TokenTracker(self._base_url, self._keyring, delivery))
+                result = self._prepared(prepared, clean, plan, recogniser).render(
+                    TokenTracker(self._base_url, self._keyring, delivery)
+                )
                 body, opens = result.message, result.report.opens_tracked
                 clicks = bool(result.report.tracked_links)
                 reason = None if opens else (result.report.opens_reason.value if result.report.opens_reason else None)
@@ -136,7 +154,7 @@ class Submitter:
                 copies.append(make_copy(tracked, shared_decision, shared=len(tracked) > 1))
             copies += [make_copy([r], decisions[r], False) for r in recipients if r not in tracked]
 
-        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(clean)
+        headers = BytesHeaderParser(policy=email.policy.default).parsebytes(clean[: header_end(clean)])
         message_id = self._store.queue_message(
             user_id=sender.user_id,
             sender=_text(headers, "From") or mail_from,
@@ -155,6 +173,13 @@ class Submitter:
                 for c in copies
             ],
         )
+
+    @staticmethod
+    def _prepared(cache: dict[Plan, Prepared], raw: bytes, plan: Plan, recogniser: Tracker) -> Prepared:
+        """Scan the message once per distinct plan; each copy only fills in its own URLs."""
+        if plan not in cache:
+            cache[plan] = prepare_message(raw, plan, recogniser)
+        return cache[plan]
 
 
 def _unique(addresses: Sequence[str]) -> list[str]:

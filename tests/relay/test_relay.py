@@ -479,3 +479,19 @@ def test_post_messages_needs_an_api_key(server: Server, sales: User) -> None:
         f"{server.url}/api/v1/messages", content=b"{", headers={"Authorization": f"Bearer {sales.api_key}"}
     )
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
+
+
+def test_a_reply_quoting_a_tracked_message_carries_only_live_tracking_of_its_own(
+    server: Server, sink: Sink, sales: User
+) -> None:
+    send(server, sales, ["alice@example.org"], html_message("first mail"))
+    (first,) = copies_for(sink, "first mail", 1)
+    quoted = first.content.split(b"\r\n\r\n", 1)[1]
+    reply = html_message("Re: first mail").replace(b"</body>", b"<blockquote>" + quoted + b"</blockquote></body>")
+    send(server, sales, ["alice@example.org", "bob@example.com"], reply)
+    alice, own = sorted(copies_for(sink, "Re: first mail", 2), key=lambda c: c.rcpt_tos != ["alice@example.org"])
+    old_tokens = set(TOKEN.findall(first.content))
+    assert old_tokens and not old_tokens & set(TOKEN.findall(alice.content))
+    assert alice.content.count(b"/o/") == 1  # her new pixel, not the quoted one
+    assert b"/o/" not in own.content and b"/c/" not in own.content  # the Sent-folder copy tracks no one
+    assert own.content.count(b'href="https://example.com/pricing?plan=pro"') == 2  # quoted link unwrapped
