@@ -495,3 +495,66 @@ def test_a_reply_quoting_a_tracked_message_carries_only_live_tracking_of_its_own
     assert alice.content.count(b"/o/") == 1  # her new pixel, not the quoted one
     assert b"/o/" not in own.content and b"/c/" not in own.content  # the Sent-folder copy tracks no one
     assert own.content.count(b'href="https://example.com/pricing?plan=pro"') == 2  # quoted link unwrapped
+
+
+def test_plain_text_auth_only_when_asked_for_and_only_on_loopback(tmp_path: Path, sink: Sink) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    user = add_user(data, "plain@example.com")
+    with running_server(data, "--upstream", sink.url, "--smtp-plain-auth") as plain:
+        assert plain.smtp is not None
+        with smtplib.SMTP(*plain.smtp, timeout=10) as client:
+            client.login(user.email, user.smtp_password)  # no STARTTLS
+            assert client.sendmail(user.email, ["alice@example.org"], html_message("plain auth")) == {}
+    assert len(copies_for(sink, "plain auth", 1)) == 1
+    refused = subprocess.run(
+        [sys.executable, "-m", "mailbeacon", "serve", "--data", str(data), "--http", "127.0.0.1:0",
+         "--smtp", "0.0.0.0:0", "--smtp-plain-auth"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 1
+    assert "AUTH without TLS is allowed only on a loopback address" in refused.stderr
+
+
+def test_delivers_to_an_upstream_that_requires_starttls_and_auth(tmp_path: Path) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    from mailbeacon.relay import self_signed
+    from tests.support.smtp import SinkHandler, free_port
+
+    cert, key = self_signed(tmp_path / "upstream")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    def authenticator(server: object, session: object, envelope: object, mechanism: str, data: object) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"relay", b"s3cr#t")
+        return AuthResult(success=ok)
+
+    handler = SinkHandler()
+    port = free_port()
+    upstream = Controller(
+        handler, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+        auth_required=True, authenticator=authenticator,
+    )
+    upstream.start()
+    try:
+        data = tmp_path / "data"
+        user = add_user(data, "tls@example.com")
+        url = f"smtp://relay:s3cr%23t@127.0.0.1:{port}?starttls=require&verify=false"
+        with running_server(data, "--upstream", url) as server:
+            assert server.smtp is not None
+            with relay_client(server.smtp, user) as client:
+                client.sendmail(user.email, ["alice@example.org"], html_message("over tls upstream"))
+            deadline = time.monotonic() + 20
+            while not handler.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert [r.rcpt_tos for r in handler.received] == [["alice@example.org"]]
+        assert b"Subject: over tls upstream" in handler.received[0].content
+    finally:
+        upstream.stop()
+        upstream.loop.close()
