@@ -311,6 +311,18 @@ def captured(data_dir: Path, as_json: bool) -> None:
             click.echo(f"    link   {url}")
 
 
+@main.command()
+@data_option
+@db_option
+def reclassify(data_dir: Path, db_url: str | None) -> None:
+    """Judge every stored open and click again with today's rules, and recount everything from them."""
+    from mailbeacon.pipeline import Pipeline
+
+    with _store(data_dir, db_url) as store:
+        derived = Pipeline(store, batch=1000).reclassify()
+    click.echo(f"reclassified {derived} events")
+
+
 @main.group()
 def dnt() -> None:
     """The do-not-track list: these recipients always get an untouched copy."""

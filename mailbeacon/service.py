@@ -32,6 +32,7 @@ from mailbeacon.relay import (
     server_context,
     start_relay,
 )
+from mailbeacon.pipeline import Pipeline
 from mailbeacon.store import Store, StoreUnavailable, open_store
 from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
@@ -174,6 +175,7 @@ def build_app(
             retry=RetryPolicy(first=settings.retry_first),
         )
     options = relay_options(settings) if sending and smtp_sock is not None else None
+    pipeline = Pipeline(store) if sending else None
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -185,6 +187,8 @@ def build_app(
                     log.warning("spool %s kept for the next start: %s", orphan.path, exc)
         await batcher.start()
         relay = handler = None
+        if pipeline is not None:
+            await pipeline.start()
         if outbound is not None:
             await outbound.start()
             if smtp_sock is not None and options is not None:
@@ -201,6 +205,8 @@ def build_app(
             if outbound is not None:
                 await outbound.stop()
             await batcher.stop()
+            if pipeline is not None:
+                await pipeline.stop()
 
     app = create_app(
         tracking,

@@ -18,6 +18,25 @@ from sqlalchemy.engine import URL, make_url
 from mailbeacon.errors import ConfigError, MailbeaconError
 from mailbeacon.events import RawEvent
 from mailbeacon.store.accounts import UserRow, insert_user, select_user_by_api_key_hash, select_user_by_email
+from mailbeacon.store.activity import (
+    Batch,
+    Counters,
+    DeliveryActivity,
+    DeliveryFacts,
+    Derive,
+    LinkActivity,
+    LinkReport,
+    LogEvent,
+    MessageActivity,
+    MessageReport,
+    RecipientReport,
+    Verdict,
+    advance,
+    log_end,
+    position_of,
+    reset,
+    select_report,
+)
 from mailbeacon.store.backend import WRITE, Backend, Lock
 from mailbeacon.store.events import EventRow, count_events, event_params, insert_events, select_events_after
 from mailbeacon.store.messages import insert_message
@@ -40,7 +59,19 @@ from mailbeacon.store.postgres import open_postgres
 from mailbeacon.store.sqlite import open_sqlite
 
 __all__ = [
+    "Batch",
     "Copy",
+    "Counters",
+    "DeliveryActivity",
+    "DeliveryFacts",
+    "Derive",
+    "LinkActivity",
+    "LinkReport",
+    "LogEvent",
+    "MessageActivity",
+    "MessageReport",
+    "RecipientReport",
+    "Verdict",
     "DeliveryRow",
     "DuplicateUser",
     "EventRow",
@@ -149,6 +180,28 @@ class Store:
                 link_rows=links,
                 now=time.time(),
             )
+
+    def advance_reader(self, reader: str, limit: int, derive: Derive) -> int:
+        """Derive from the next `limit` events after the reader's cursor, all in one transaction."""
+        with self._translated(f"run reader {reader}"), self._write(Lock.PIPELINE) as conn:
+            return advance(conn, reader, limit, derive)
+
+    def message_report(self, message_id: int) -> MessageReport | None:
+        """A message with its derived counters, per recipient and per link; None if there is no such message."""
+        with self._translated("read a message report"), self._read() as conn:
+            return select_report(conn, message_id)
+
+    def reset_reader(self, reader: str) -> None:
+        with self._translated(f"reset reader {reader}"), self._write(Lock.PIPELINE) as conn:
+            reset(conn, reader)
+
+    def reader_position(self, reader: str) -> int:
+        with self._translated("read a cursor"), self._read() as conn:
+            return position_of(conn, reader)
+
+    def last_event_id(self) -> int:
+        with self._translated("read the log's end"), self._read() as conn:
+            return log_end(conn)
 
     def queue_message(
         self,

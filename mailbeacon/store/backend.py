@@ -28,6 +28,8 @@ class Lock(enum.IntEnum):
     MIGRATIONS = 0x6D62_0001
     EVENT_LOG = 0x6D62_0002
     """Appends commit in id order, so a reader's cursor never skips a late commit of a lower id."""
+    PIPELINE = 0x6D62_0004
+    """One process at a time advances the pipeline's readers."""
     OUTBOUND = 0x6D62_0003
     """Workers of several processes claim queued copies one at a time."""
 

@@ -6,6 +6,7 @@ database cannot hold (NUL, lone surrogates) is made storable rather than refused
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,11 @@ class EventRow:
     user_agent: str
     method: str
     delivery_key: bytes
+    cls: str | None = None
+    """human, proxied, machine, sender, suspect_forward; None until the pipeline has seen it."""
+    reasons: tuple[str, ...] = ()
+    client: str | None = None
+    first: bool | None = None
 
 
 _INSERT_COLUMNS = "uid, type, delivery_key, link_idx, url, occurred_at, ip, user_agent, method"
@@ -97,6 +103,10 @@ def select_events_after(conn: Connection, cursor: int, limit: int, user_id: int 
             events.c.user_agent,
             events.c.method,
             events.c.delivery_key,
+            events.c.class_.label("cls"),
+            events.c.reasons,
+            events.c.client,
+            events.c.first,
         )
         .select_from(
             events.outerjoin(deliveries, deliveries.c.delivery_key == events.c.delivery_key).outerjoin(
@@ -122,6 +132,10 @@ def select_events_after(conn: Connection, cursor: int, limit: int, user_id: int 
             user_agent=row.user_agent,
             method=row.method,
             delivery_key=bytes(row.delivery_key),
+            cls=row.cls,
+            reasons=tuple(json.loads(row.reasons)) if row.reasons else (),
+            client=row.client,
+            first=row.first,
         )
         for row in conn.execute(query)
     ]

@@ -146,6 +146,61 @@ events = Table(
     Column("class", Text, nullable=True, key="class_"),
     Column("reasons", Text, nullable=True),
     Column("client", Text, nullable=True),
+    Column("first", Boolean, nullable=True),
+    # class, reasons (JSON list), client and first are filled in by the pipeline, after the fact.
+)
+
+
+def _counters() -> list[Column[int]]:
+    return [
+        Column(name, Integer, nullable=False, server_default="0")
+        for name in ("raw_opens", "human_opens", "machine_opens", "raw_clicks", "human_clicks", "machine_clicks")
+    ]
+
+
+pipeline_cursors = Table(
+    "pipeline_cursors",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    # The last event id this reader has derived everything from.
+    Column("updated_at", Float, nullable=False),
+)
+
+delivery_activity = Table(
+    "delivery_activity",
+    metadata,
+    Column("delivery_key", LargeBinary, primary_key=True),
+    Column("message_id", Integer, nullable=True, index=True),
+    *_counters(),
+    Column("first_open_at", Float, nullable=True),
+    Column("last_open_at", Float, nullable=True),
+    Column("first_human_open_at", Float, nullable=True),
+    Column("inferred_open_at", Float, nullable=True),
+    # A click counted as human on a delivery without a human open: an open we infer, never a pixel load.
+    Column("memory", Text, nullable=False),
+    # JSON: what the classifier remembers of this delivery's recent events.
+)
+
+message_activity = Table(
+    "message_activity",
+    metadata,
+    Column("message_id", Integer, primary_key=True),
+    *_counters(),
+    *(
+        Column(name, Integer, nullable=False, server_default="0")
+        for name in ("unique_opens", "unique_human_opens", "unique_clicks", "unique_human_clicks", "inferred_opens")
+    ),
+)
+
+link_activity = Table(
+    "link_activity",
+    metadata,
+    Column("message_id", Integer, nullable=False),
+    Column("link_idx", Integer, nullable=False),
+    Column("raw_clicks", Integer, nullable=False, server_default="0"),
+    Column("human_clicks", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("message_id", "link_idx"),
 )
 
 schema_migrations = Table(

@@ -103,6 +103,10 @@ def create_app(
                 "ip": row.ip,
                 "user_agent": row.user_agent,
                 "method": row.method,
+                "class": row.cls,
+                "reasons": list(row.reasons),
+                "client": row.client,
+                "first": row.first,
             }
             for row in rows
         ]

@@ -18,6 +18,15 @@ from sqlalchemy import Connection, insert, select
 
 from mailbeacon.store.schema import schema_migrations
 
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names every migration uses, so later ones can refer to earlier ones' constraints."""
+
 WriteTransaction = Callable[[], AbstractContextManager[Connection]]
 """Opens a write transaction that excludes other migrators until it ends."""
 

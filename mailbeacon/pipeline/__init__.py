@@ -1,0 +1,70 @@
+"""Readers of the events log: each derives, in id order, what its cursor has not yet covered.
+
+The classify reader is the one there is: a verdict for each event and the
+counters of deliveries, messages and links. It runs in `mailbeacon serve`
+(worker 0) and in `mailbeacon reclassify`; several processes may run it on one
+store, as each step holds the store's pipeline lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from mailbeacon.classify import Policy
+from mailbeacon.pipeline.derive import READER, derive
+from mailbeacon.store import Batch, Store, StoreUnavailable, Verdict
+
+__all__ = ["READER", "Pipeline", "derive"]
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, store: Store, policy: Policy | None = None, batch: int = 200, idle: float = 0.2) -> None:
+        self._store = store
+        self._policy = policy or Policy()
+        self._batch = batch
+        self._idle = idle
+        self._task: asyncio.Task[None] | None = None
+
+    def step(self) -> int:
+        """Derive from the next batch of events; how many there were (0: caught up)."""
+        return self._store.advance_reader(READER, self._batch, self._derive)
+
+    def catch_up(self) -> int:
+        total = 0
+        while n := self.step():
+            total += n
+        return total
+
+    def reclassify(self) -> int:
+        """Forget every verdict and counter, then derive them all again with today's rules."""
+        self._store.reset_reader(READER)
+        return self.catch_up()
+
+    def _derive(self, batch: Batch) -> list[Verdict]:
+        return derive(batch, self._policy)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                derived = await asyncio.to_thread(self.step)
+            except StoreUnavailable as exc:
+                log.warning("pipeline: store unavailable, retrying: %s", exc)
+                await asyncio.sleep(1.0)
+                continue
+            except Exception:  # noqa: BLE001 - a bad batch must not stop the reader for good
+                log.exception("pipeline: a batch failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            if derived == 0:
+                await asyncio.sleep(self._idle)

@@ -1,0 +1,336 @@
+"""What the pipeline reads and writes: batches of the events log, and the counters derived from them.
+
+`advance` runs one step of a reader in one transaction: it reads the reader's
+cursor, the next events, and everything already derived for their deliveries;
+hands all of it to a pure `derive` function; writes back what it changed and
+the new cursor. A crash anywhere rolls the whole step back, so nothing is
+lost or counted twice, and several processes can run the same reader.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mailbeacon.store.schema import (
+    delivery_activity,
+    deliveries,
+    events,
+    link_activity,
+    links,
+    message_activity,
+    messages,
+    pipeline_cursors,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    id: int
+    type: str
+    delivery_key: bytes
+    link_idx: int | None
+    url: str | None
+    occurred_at: float
+    ip: str
+    user_agent: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFacts:
+    """What the sending side knows of a delivery (nothing, for a delivery of another store)."""
+
+    message_id: int | None = None
+    recipient: str | None = None
+    accepted_at: float | None = None
+    """When the upstream accepted the copy."""
+    sent_at: float | None = None
+    """When the copy was queued (or instrumented)."""
+    submitted_from: str | None = None
+
+
+@dataclass(slots=True)
+class Counters:
+    raw_opens: int = 0
+    human_opens: int = 0
+    machine_opens: int = 0
+    raw_clicks: int = 0
+    human_clicks: int = 0
+    machine_clicks: int = 0
+
+
+@dataclass(slots=True)
+class DeliveryActivity(Counters):
+    first_open_at: float | None = None
+    last_open_at: float | None = None
+    first_human_open_at: float | None = None
+    inferred_open_at: float | None = None
+    memory: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MessageActivity(Counters):
+    unique_opens: int = 0
+    unique_human_opens: int = 0
+    unique_clicks: int = 0
+    unique_human_clicks: int = 0
+    inferred_opens: int = 0
+
+
+@dataclass(slots=True)
+class LinkActivity:
+    raw_clicks: int = 0
+    human_clicks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    event_id: int
+    cls: str
+    reasons: tuple[str, ...]
+    client: str | None
+    first: bool | None
+    revision: bool = False
+    """Only class and reasons change (an earlier event judged again); client and first stay."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """One step's input; `derive` changes the activity objects in place (and adds new ones)."""
+
+    events: list[LogEvent]
+    facts: dict[bytes, DeliveryFacts]
+    deliveries: dict[bytes, DeliveryActivity]
+    messages: dict[int, MessageActivity]
+    links: dict[tuple[int, int], LinkActivity]
+
+
+Derive = Callable[[Batch], Sequence[Verdict]]
+_COUNTERS = [f.name for f in fields(Counters)]
+
+
+def advance(conn: Connection, reader: str, limit: int, derive: Derive) -> int:
+    """One step of `reader` inside the caller's write transaction; returns how many events it derived."""
+    position = conn.execute(
+        select(pipeline_cursors.c.position).where(pipeline_cursors.c.name == reader)
+    ).scalar_one_or_none()
+    if position is None:
+        position = 0
+        conn.execute(pipeline_cursors.insert().values(name=reader, position=0, updated_at=time.time()))
+    rows = conn.execute(
+        select(
+            events.c.id, events.c.type, events.c.delivery_key, events.c.link_idx, events.c.url,
+            events.c.occurred_at, events.c.ip, events.c.user_agent, events.c.method,
+        )
+        .where(events.c.id > position)
+        .order_by(events.c.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return 0
+    batch_events = [
+        LogEvent(r.id, r.type, bytes(r.delivery_key), r.link_idx, r.url, r.occurred_at, r.ip, r.user_agent, r.method)
+        for r in rows
+    ]
+    keys = sorted({e.delivery_key for e in batch_events})
+    batch = Batch(batch_events, _facts(conn, keys), _deliveries(conn, keys), {}, {})
+    message_ids = sorted({f.message_id for f in batch.facts.values() if f.message_id is not None})
+    batch.messages = _messages(conn, message_ids)
+    batch.links = _links(conn, message_ids)
+    verdicts = derive(batch)
+    judged = [v for v in verdicts if not v.revision]
+    if judged:
+        conn.execute(
+            update(events)
+            .where(events.c.id == bindparam("event_id"))
+            .values(class_=bindparam("cls"), reasons=bindparam("reasons"), client=bindparam("client"),
+                    first=bindparam("first")),
+            [
+                {"event_id": v.event_id, "cls": v.cls, "reasons": json.dumps(list(v.reasons)), "client": v.client,
+                 "first": v.first}
+                for v in judged
+            ],
+        )
+    revised = [v for v in verdicts if v.revision]
+    if revised:
+        conn.execute(
+            update(events)
+            .where(events.c.id == bindparam("event_id"))
+            .values(class_=bindparam("cls"), reasons=bindparam("reasons")),
+            [{"event_id": v.event_id, "cls": v.cls, "reasons": json.dumps(list(v.reasons))} for v in revised],
+        )
+    _write_deliveries(conn, batch)
+    _write_rows(conn, message_activity, ["message_id"], {(k,): v for k, v in batch.messages.items()})
+    _write_rows(conn, link_activity, ["message_id", "link_idx"], dict(batch.links.items()))
+    conn.execute(
+        update(pipeline_cursors)
+        .where(pipeline_cursors.c.name == reader)
+        .values(position=batch_events[-1].id, updated_at=time.time())
+    )
+    return len(batch_events)
+
+
+def reset(conn: Connection, reader: str) -> None:
+    """Forget everything derived, so the reader derives it again from the first event."""
+    for table in (delivery_activity, message_activity, link_activity):
+        conn.execute(delete(table))
+    conn.execute(update(events).values(class_=None, reasons=None, client=None, first=None))
+    conn.execute(delete(pipeline_cursors).where(pipeline_cursors.c.name == reader))
+
+
+def position_of(conn: Connection, reader: str) -> int:
+    found = conn.execute(select(pipeline_cursors.c.position).where(pipeline_cursors.c.name == reader)).scalar()
+    return int(found or 0)
+
+
+def log_end(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
+
+
+def _facts(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryFacts]:
+    rows = conn.execute(
+        select(
+            deliveries.c.delivery_key, deliveries.c.message_id, deliveries.c.recipient, deliveries.c.accepted_at,
+            deliveries.c.created_at, messages.c.submitted_from,
+        )
+        .join(messages, messages.c.id == deliveries.c.message_id)
+        .where(deliveries.c.delivery_key.in_(keys))
+    ).all()
+    found = {
+        bytes(r.delivery_key): DeliveryFacts(r.message_id, r.recipient, r.accepted_at, r.created_at, r.submitted_from)
+        for r in rows
+    }
+    return {key: found.get(key, DeliveryFacts()) for key in keys}
+
+
+def _deliveries(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryActivity]:
+    rows = conn.execute(select(delivery_activity).where(delivery_activity.c.delivery_key.in_(keys))).all()
+    found = {}
+    for r in rows:
+        values = {name: getattr(r, name) for name in _COUNTERS}
+        found[bytes(r.delivery_key)] = DeliveryActivity(
+            **values,
+            first_open_at=r.first_open_at,
+            last_open_at=r.last_open_at,
+            first_human_open_at=r.first_human_open_at,
+            inferred_open_at=r.inferred_open_at,
+            memory=json.loads(r.memory),
+        )
+    return found
+
+
+def _messages(conn: Connection, ids: list[int]) -> dict[int, MessageActivity]:
+    rows = conn.execute(select(message_activity).where(message_activity.c.message_id.in_(ids))).all()
+    names = [f.name for f in fields(MessageActivity)]
+    return {r.message_id: MessageActivity(**{n: getattr(r, n) for n in names}) for r in rows}
+
+
+def _links(conn: Connection, ids: list[int]) -> dict[tuple[int, int], LinkActivity]:
+    rows = conn.execute(select(link_activity).where(link_activity.c.message_id.in_(ids))).all()
+    found = {(r.message_id, r.link_idx): LinkActivity(r.raw_clicks, r.human_clicks) for r in rows}
+    # Links the message has but nobody clicked yet exist too, so a report can list them at zero.
+    for r in conn.execute(select(links.c.message_id, links.c.idx).where(links.c.message_id.in_(ids))):
+        found.setdefault((r.message_id, r.idx), LinkActivity())
+    return found
+
+
+def _write_deliveries(conn: Connection, batch: Batch) -> None:
+    rows = []
+    for key, activity in batch.deliveries.items():
+        row = {name: getattr(activity, name) for name in _COUNTERS}
+        row.update(
+            delivery_key=key,
+            message_id=batch.facts.get(key, DeliveryFacts()).message_id,
+            first_open_at=activity.first_open_at,
+            last_open_at=activity.last_open_at,
+            first_human_open_at=activity.first_human_open_at,
+            inferred_open_at=activity.inferred_open_at,
+            memory=json.dumps(activity.memory, separators=(",", ":")),
+        )
+        rows.append(row)
+    _upsert(conn, delivery_activity, ["delivery_key"], rows)
+
+
+def _write_rows(conn: Connection, table: Table, keys: list[str], values: dict[tuple[int, ...], object]) -> None:
+    rows = []
+    for key, value in values.items():
+        row = {f.name: getattr(value, f.name) for f in fields(value)}  # type: ignore[arg-type]
+        row.update(zip(keys, key))
+        rows.append(row)
+    _upsert(conn, table, keys, rows)
+
+
+def _upsert(conn: Connection, table: Table, keys: list[str], rows: list[dict[str, object]]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    columns = [c for c in rows[0] if c not in keys]
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=keys, set_={c: getattr(statement.excluded, c) for c in columns}
+        ),
+        rows,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientReport:
+    delivery_key: bytes
+    recipient: str
+    status: str | None
+    opens_tracked: bool | None
+    clicks_tracked: bool | None
+    untracked_reason: str | None
+    shared: bool
+    activity: DeliveryActivity
+
+
+@dataclass(frozen=True, slots=True)
+class LinkReport:
+    idx: int
+    url: str
+    activity: LinkActivity
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReport:
+    id: int
+    user_id: int | None
+    subject: str | None
+    sender: str | None
+    created_at: float
+    activity: MessageActivity
+    recipients: list[RecipientReport]
+    links: list[LinkReport]
+
+
+def select_report(conn: Connection, message_id: int) -> MessageReport | None:
+    message = conn.execute(select(messages).where(messages.c.id == message_id)).one_or_none()
+    if message is None:
+        return None
+    counters = _messages(conn, [message_id]).get(message_id, MessageActivity())
+    rows = conn.execute(
+        select(deliveries).where(deliveries.c.message_id == message_id).order_by(deliveries.c.id)
+    ).all()
+    keys = [bytes(r.delivery_key) for r in rows]
+    activity = _deliveries(conn, keys)
+    recipients = [
+        RecipientReport(
+            bytes(r.delivery_key), r.recipient, r.status, r.opens_tracked, r.clicks_tracked, r.untracked_reason,
+            bool(r.shared), activity.get(bytes(r.delivery_key), DeliveryActivity()),
+        )
+        for r in rows
+    ]
+    clicks = _links(conn, [message_id])
+    link_rows = conn.execute(select(links).where(links.c.message_id == message_id).order_by(links.c.idx)).all()
+    return MessageReport(
+        message.id, message.user_id, message.subject, message.sender, message.created_at, counters, recipients,
+        [LinkReport(r.idx, r.url, clicks.get((message_id, r.idx), LinkActivity())) for r in link_rows],
+    )
