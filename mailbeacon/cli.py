@@ -169,6 +169,8 @@ db_option = click.option(
 @click.option("--no-click-tracking", is_flag=True)
 @click.option("--no-split", is_flag=True,
               help="One copy for all recipients with one shared pixel (opens are 'one of the recipients').")
+@click.option("--honeypot", is_flag=True,
+              help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
               help="Instrument mail that arrives DKIM-signed (its signature then fails unless --dkim-key re-signs).")
 def serve(
@@ -192,6 +194,7 @@ def serve(
     no_open_tracking: bool,
     no_click_tracking: bool,
     no_split: bool,
+    honeypot: bool,
     instrument_dkim_signed: bool,
 ) -> None:
     """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
@@ -228,6 +231,7 @@ def serve(
                 clicks=not no_click_tracking,
                 split=not no_split,
                 instrument_dkim_signed=instrument_dkim_signed,
+                honeypot=honeypot,
             ),
         )
         service.serve(settings)

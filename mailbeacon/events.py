@@ -36,3 +36,9 @@ class RawEvent(NamedTuple):
     ip: str
     user_agent: str
     method: str
+
+
+HONEYPOT_LINK = 0xFFFF
+"""Link index of the invisible honeypot link: no person can see or reach it, so a click on it is a machine's."""
+HONEYPOT_TARGET = "https://honeypot.invalid/"
+"""Where the honeypot leads: a name that never resolves, so a scanner that follows it reaches nobody."""

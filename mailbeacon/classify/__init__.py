@@ -16,7 +16,8 @@ from typing import Any
 from mailbeacon.classify import rules
 from mailbeacon.classify.clients import Client, Kind, client_of
 from mailbeacon.classify.networks import Networks, is_private, network_of
-from mailbeacon.classify.rules import HONEYPOT_LINK, Hit, Policy, Seen
+from mailbeacon.classify.rules import Hit, Policy, Seen
+from mailbeacon.events import HONEYPOT_LINK
 
 __all__ = [
     "COUNTED_AS_HUMAN",

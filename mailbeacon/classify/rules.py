@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 
 from mailbeacon.classify.clients import Client, Kind
 from mailbeacon.classify.networks import Networks, is_private, network_of
+from mailbeacon.events import HONEYPOT_LINK
 
-HONEYPOT_LINK = 0xFFFF
-"""The link index of the invisible honeypot link (no person can see or reach it)."""
 
 
 @dataclass(frozen=True, slots=True)

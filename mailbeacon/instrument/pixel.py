@@ -20,6 +20,11 @@ def pixel_tag(url: str, xhtml: bool) -> str:
     return f'<img src="{url}" width="1" height="1" alt="" border="0" style="{PIXEL_STYLE}"{close}'
 
 
+def honeypot_tag(url: str) -> str:
+    """A link no person sees (display:none), no screen reader announces (aria-hidden) and no keyboard reaches."""
+    return f'<a href="{url}" style="display:none" aria-hidden="true" tabindex="-1"></a>'
+
+
 def place_pixel(text: str, scan: Scan, at_top: bool) -> tuple[int, str]:
     """Offset to insert the pixel at, and a word for the report."""
     if at_top:

@@ -17,6 +17,8 @@ class Plan:
     clicks: bool = True
     pixel_at_top: bool = False
     """Put the pixel right after <body> even when the message is short."""
+    honeypot: bool = False
+    """Add one invisible link no person can see or reach (with click tracking): a click on it is a machine's."""
     utm: str = ""
     """Query parameters (`utm_source=news&utm_campaign=nov`) added to every tracked link's
     destination, signed into its token so the redirect still needs no database; a

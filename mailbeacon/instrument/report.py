@@ -36,6 +36,7 @@ class SkipReason(enum.StrEnum):
     INVALID_URL = "no host in URL"
     TEMPLATE_PLACEHOLDER = "template placeholder, not a URL"
     NOTRACK_ATTRIBUTE = "marked data-notrack"
+    HONEYPOT = "an earlier honeypot link"
 
 
 class Notice(enum.StrEnum):

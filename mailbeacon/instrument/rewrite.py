@@ -8,7 +8,8 @@ from mailbeacon.instrument import links as L
 from mailbeacon.instrument.charsets import TextView, decode_span
 from mailbeacon.instrument.html import Tag, scan_html, strip_tags
 from mailbeacon.instrument.plan import Plan
-from mailbeacon.instrument.pixel import CLIP_LIMIT, is_xhtml, pixel_tag, place_pixel
+from mailbeacon.events import HONEYPOT_LINK, HONEYPOT_TARGET
+from mailbeacon.instrument.pixel import CLIP_LIMIT, honeypot_tag, is_xhtml, pixel_tag, place_pixel
 from mailbeacon.instrument.report import LinkReport, PartReport, Report, SkipReason, Notice
 from mailbeacon.instrument.tracker import Tracker
 
@@ -34,7 +35,7 @@ class Slot:
     start: int
     end: int
     kind: str
-    """"click" (a wrapped href value), "pixel" (an insertion), or "fixed" (same text for everyone)."""
+    """"click" (a wrapped href value), "pixel" or "honeypot" (insertions), or "fixed" (same text for everyone)."""
     link: int = -1
     target: str = ""
     quote: str = '"'
@@ -46,6 +47,8 @@ class Slot:
             value = L.attribute_value(tracker.click_url(self.link, self.target), self.quote)
         elif self.kind == "pixel":
             value = pixel_tag(tracker.pixel_url(), xhtml=self.text == "/")
+        elif self.kind == "honeypot":
+            value = honeypot_tag(tracker.click_url(HONEYPOT_LINK, HONEYPOT_TARGET))
         else:
             value = self.text
         return value.encode("latin-1")
@@ -116,6 +119,9 @@ def plan_part(
         offset, where = place_pixel(original, scan, at_top)
         slots.append(Slot(offset, offset, "pixel", text="/" if is_xhtml(original) else ""))
         part.pixel = where
+    if plan.honeypot and plan.clicks and part.reason is None:
+        offset, _ = place_pixel(original, scan, at_top=False)
+        slots.append(Slot(offset, offset, "honeypot"))
 
     slots.sort(key=lambda slot: (slot.start, slot.end))
     return slots
@@ -142,6 +148,8 @@ def _decide(
         return reason
     if "data-notrack" in tag.attrs:
         return SkipReason.NOTRACK_ATTRIBUTE
+    if target == HONEYPOT_TARGET:
+        return SkipReason.HONEYPOT  # an earlier message's trap, quoted: inert now
     twin = decided.get(target) if tag.name != "a" else None
     if twin is not None:
         # A VML button follows the decision for its <a> twin (same target).

@@ -125,7 +125,7 @@ class Submitter:
                 opens = clicks = False
                 reason = decision.reason.value if decision.reason else None
             else:
-                plan = Plan(opens=decision.opens, clicks=decision.clicks)
+                plan = Plan(opens=decision.opens, clicks=decision.clicks, honeypot=self._switches.honeypot)
                 result = self._prepared(prepared, clean, plan, recogniser).render(
                     TokenTracker(self._base_url, self._keyring, delivery)
                 )

@@ -32,6 +32,8 @@ class Switches:
     clicks: bool = True
     split: bool = True
     """One copy per envelope recipient; False sends one copy with one shared pixel."""
+    honeypot: bool = False
+    """Add the invisible honeypot link to tracked copies (campaigns always do)."""
     instrument_dkim_signed: bool = False
     """Instrument mail that arrives DKIM-signed (its signature will fail unless we re-sign)."""
 

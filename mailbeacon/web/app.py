@@ -17,6 +17,7 @@ from mailbeacon.outbound.worker import OutboundStats
 from mailbeacon.store import Store, StoreUnavailable, UserRow
 from mailbeacon.submission import Sender, Submitter
 from mailbeacon.web.compose import ComposeError, compose
+from mailbeacon.web.reports import message_json
 from mailbeacon.web.tracking import Tracking
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -142,6 +143,19 @@ def create_app(
         ]
         return JSONResponse({"message_id": submitted.message_id, "copies": copies}, status_code=202)
 
+    async def message_detail(request: Request) -> Response:
+        user = await authenticated(request)
+        if isinstance(user, JSONResponse):
+            return user
+        try:
+            message_id = int(request.path_params["message_id"])
+        except ValueError:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        found = await run_in_threadpool(store.message_report, message_id)
+        if found is None or not (user.is_admin or found.user_id == user.id):
+            return JSONResponse({"error": "not found"}, status_code=404)  # another user's message does not exist
+        return JSONResponse(message_json(found))
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": "not found"}, status_code=404)
 
@@ -151,6 +165,7 @@ def create_app(
             Route("/metrics", metrics),
             Route("/api/v1/events", events),
             Route("/api/v1/messages", post_message, methods=["POST"]),
+            Route("/api/v1/messages/{message_id}", message_detail),
         ],
         exception_handlers={404: not_found},
         lifespan=lifespan,
