@@ -169,6 +169,8 @@ db_option = click.option(
 @click.option("--no-click-tracking", is_flag=True)
 @click.option("--no-split", is_flag=True,
               help="One copy for all recipients with one shared pixel (opens are 'one of the recipients').")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, default=["127.0.0.0/8", "::1/128"],
+              show_default=True, help="Network whose X-Forwarded-For header is believed (repeat for several).")
 @click.option("--honeypot", is_flag=True,
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
@@ -194,6 +196,7 @@ def serve(
     no_open_tracking: bool,
     no_click_tracking: bool,
     no_split: bool,
+    trusted_proxies: tuple[str, ...],
     honeypot: bool,
     instrument_dkim_signed: bool,
 ) -> None:
@@ -225,6 +228,7 @@ def serve(
             dkim_key=dkim_key,
             dkim_selector=dkim_selector,
             dkim_domain=dkim_domain,
+            trusted_proxies=_networks(trusted_proxies),
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,
@@ -237,6 +241,17 @@ def serve(
         service.serve(settings)
     except MailbeaconError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _networks(values: tuple[str, ...]) -> tuple[str, ...]:
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--trusted-proxy") from exc
+    return values
 
 
 @main.command()

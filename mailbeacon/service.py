@@ -39,7 +39,7 @@ from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
 from mailbeacon.web.app import ASGIApp, create_app
 from mailbeacon.web.fastpath import protocol_for
-from mailbeacon.web.tracking import Tracking
+from mailbeacon.web.tracking import LOOPBACK, Tracking
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ class Settings:
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     switches: Switches = Switches()
+    trusted_proxies: tuple[str, ...] = LOOPBACK
+    """Peers whose X-Forwarded-For names the reader (nginx or a load balancer in front)."""
 
     @property
     def store_url(self) -> str:
@@ -163,7 +165,7 @@ def build_app(
     """The web app of one server process; worker 0 also runs the relay (on `smtp_sock`) and the outbound worker."""
     store, keyring = open_data(settings)
     batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
-    tracking = Tracking(keyring, batcher)
+    tracking = Tracking(keyring, batcher, settings.trusted_proxies)
     submit = submitter(settings, store, keyring)
     sending = worker == 0
     outbound = None

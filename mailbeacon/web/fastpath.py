@@ -32,11 +32,11 @@ MAX_BUFFERED = 65536
 _CONTROL = bytes(range(0x21)) + b"\x7f%"
 
 
-def parse_head(head: bytes) -> tuple[str, str, str] | None:
-    """(method, path, user agent) of a request head we answer ourselves, else None.
+def parse_head(head: bytes) -> tuple[str, str, str, str] | None:
+    """(method, path, user agent, X-Forwarded-For) of a request head we answer ourselves, else None.
 
     >>> parse_head(b"GET /o/abc.gif?x=1 HTTP/1.1\\r\\nHost: h\\r\\nUser-Agent:  Mail/1 \\r\\nAccept: */*")
-    ('GET', '/o/abc.gif', 'Mail/1')
+    ('GET', '/o/abc.gif', 'Mail/1', '')
     >>> parse_head(b"GET /o/a%27.gif HTTP/1.1\\r\\nHost: h") is None
     True
     """
@@ -65,14 +65,19 @@ def parse_head(head: bytes) -> tuple[str, str, str] | None:
         end = fields.find(b"\r\n", at + 2)
         if b"close" in fields[at : end if end >= 0 else len(fields)]:
             return None
-    user_agent = ""
-    at = fields.find(b"\r\nuser-agent:")
-    if at >= 0:
-        start = line_end + at + 13
-        end = head.find(b"\r\n", start)
-        user_agent = head[start : end if end >= 0 else len(head)].strip(b" \t").decode("latin-1")
     path = target.split(b"?", 1)[0].split(b"#", 1)[0].decode("ascii")
-    return method.decode("ascii"), path, user_agent
+    user_agent = _field(head, fields, line_end, b"\r\nuser-agent:")
+    return method.decode("ascii"), path, user_agent, _field(head, fields, line_end, b"\r\nx-forwarded-for:")
+
+
+def _field(head: bytes, fields: bytes, line_end: int, name: bytes) -> str:
+    """The value of the header `name` ("\\r\\nname:", lower case) found in `fields`, the lowered head after its first line."""
+    at = fields.find(name)
+    if at < 0:
+        return ""
+    start = line_end + at + len(name)
+    end = head.find(b"\r\n", start)
+    return head[start : end if end >= 0 else len(head)].strip(b" \t").decode("latin-1")
 
 
 class TrackingProtocol(asyncio.Protocol):
@@ -163,11 +168,12 @@ class TrackingProtocol(asyncio.Protocol):
                     if end >= 0 or len(buffer) > MAX_HEAD or b"\n\n" in buffer:
                         self._hand_over()
                     break  # else wait for the rest of the head
-                method, path, user_agent = request
+                method, path, user_agent, forwarded = request
                 self._buffer = buffer[end + 4 :]
                 self._busy = True
                 self._head_only = method == "HEAD"
-                self.tracking.answer(path, method, self._client, user_agent, self._done)
+                client = self.tracking.client_ip(self._client, forwarded) if forwarded else self._client
+                self.tracking.answer(path, method, client, user_agent, self._done)
         finally:
             self._parsing = False
         transport = self._transport

@@ -13,11 +13,12 @@ uvicorn's protocol in one write, without the ASGI request cycle.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import functools
 import itertools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,15 +83,40 @@ class TrackingStats:
         self.invalid = 0
 
 
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
 class Tracking:
-    def __init__(self, keyring: Keyring, batcher: Batcher) -> None:
+    def __init__(self, keyring: Keyring, batcher: Batcher, trusted_proxies: Sequence[str] = LOOPBACK) -> None:
         self.keyring = keyring
         self.batcher = batcher
+        self._trusted_networks = tuple(ipaddress.ip_network(n, strict=False) for n in trusted_proxies)
         self.stats = TrackingStats()
         # Event uids: a random prefix per process and a counter. Unique without a
         # syscall per request, and consecutive, so the uid index grows at its end.
         self._uid_prefix = secrets.token_bytes(8)
         self._uid_counter = itertools.count(time.time_ns())
+
+    def client_ip(self, peer: str, forwarded_for: str) -> str:
+        """The reader's address: the peer's, or behind a trusted proxy the last hop it did not add itself.
+
+        Only a trusted proxy's X-Forwarded-For is believed; anyone else could write any address there.
+        """
+        if not forwarded_for or not self._trusted(peer):
+            return peer
+        hops = [hop.strip() for hop in forwarded_for.split(",")]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop if _is_ip(hop) else peer
+        return hops[0] if _is_ip(hops[0]) else peer
+
+    @functools.lru_cache(maxsize=1024)  # noqa: B019 - one Tracking per process, a few proxy addresses
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted_networks)
 
     def answer(self, path: str, method: str, ip: str, user_agent: str, done: Callable[[Response], None]) -> None:
         """Call `done` with the response: at once for a bad token, after the commit for a good one."""
@@ -143,13 +169,23 @@ class Tracking:
         """The same answer through ASGI (requests the fast path leaves to the app)."""
         client = scope.get("client")
         user_agent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"user-agent"), "")
+        forwarded = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"), "")
         answered: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
         def done(response: Response) -> None:
             if not answered.done():  # the client may have gone, cancelling the wait
                 answered.set_result(response)
 
-        self.answer(scope["path"], scope["method"], client[0] if client else "", user_agent, done)
+        peer = client[0] if client else ""
+        self.answer(scope["path"], scope["method"], self.client_ip(peer, forwarded), user_agent, done)
         response = await answered
         await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else response.body})
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

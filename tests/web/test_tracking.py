@@ -241,3 +241,19 @@ def test_an_idle_keep_alive_connection_is_closed(server: Server, keyring: Keyrin
         start = time.monotonic()
         answer = _read_until_closed(raw)  # uvicorn's keep-alive timeout is 5 s
     assert answer.endswith(GIF) and 4 < time.monotonic() - start < 9
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(server: Server, keyring: Keyring, store: Store) -> None:
+    behind, spoofed = secrets.token_bytes(12), secrets.token_bytes(12)
+    # The test client is on loopback, which is trusted by default, as nginx on the same host would be.
+    headers = {"X-Forwarded-For": "203.0.113.9, 198.51.100.20"}
+    assert httpx.get(f"{server.url}/o/{keyring.sign_open(behind)}.gif", headers=headers).status_code == 200
+    (event,) = events_for(store, behind)
+    assert event.ip == "198.51.100.20"  # the hop our proxy saw; what the client wrote before it is not proof
+    with running_server(server.data_dir.parent / "strict", "--trusted-proxy", "10.0.0.0/8") as strict:
+        strict_keys = Keyring.load_or_create(strict.data_dir)
+        url = f"{strict.url}/o/{strict_keys.sign_open(spoofed)}.gif"
+        assert httpx.get(url, headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 200
+        with open_store(f"sqlite:///{strict.data_dir / 'mailbeacon.db'}") as strict_store:
+            (event,) = events_for(strict_store, spoofed)
+    assert event.ip == "127.0.0.1"
