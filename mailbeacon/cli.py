@@ -169,6 +169,8 @@ db_option = click.option(
 @click.option("--no-click-tracking", is_flag=True)
 @click.option("--no-split", is_flag=True,
               help="One copy for all recipients with one shared pixel (opens are 'one of the recipients').")
+@click.option("--scanner-networks", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="More networks of link scanners, one CIDR a line (DATA/scanner_networks.txt is read too).")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, default=["127.0.0.0/8", "::1/128"],
               show_default=True, help="Network whose X-Forwarded-For header is believed (repeat for several).")
 @click.option("--honeypot", is_flag=True,
@@ -196,6 +198,7 @@ def serve(
     no_open_tracking: bool,
     no_click_tracking: bool,
     no_split: bool,
+    scanner_networks: Path | None,
     trusted_proxies: tuple[str, ...],
     honeypot: bool,
     instrument_dkim_signed: bool,
@@ -229,6 +232,7 @@ def serve(
             dkim_selector=dkim_selector,
             dkim_domain=dkim_domain,
             trusted_proxies=_networks(trusted_proxies),
+            scanner_networks=scanner_networks,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,
@@ -335,11 +339,47 @@ def captured(data_dir: Path, as_json: bool) -> None:
 @db_option
 def reclassify(data_dir: Path, db_url: str | None) -> None:
     """Judge every stored open and click again with today's rules, and recount everything from them."""
+    from mailbeacon import service
     from mailbeacon.pipeline import Pipeline
 
+    try:
+        policy = service.classify_policy(service.Settings(data_dir=data_dir, db_url=db_url))
+    except MailbeaconError as exc:
+        raise click.ClickException(str(exc)) from exc
     with _store(data_dir, db_url) as store:
-        derived = Pipeline(store, batch=1000).reclassify()
+        derived = Pipeline(store, policy, batch=1000).reclassify()
     click.echo(f"reclassified {derived} events")
+
+
+@main.group()
+def ranges() -> None:
+    """The networks the classifier knows: Apple's privacy proxies, mail security scanners."""
+
+
+@ranges.command("import-apple")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@data_option
+def import_apple(file: Path, data_dir: Path) -> None:
+    """Replace the shipped Apple Mail Privacy Protection ranges with Apple's egress-ip-ranges.csv in FILE.
+
+    Download https://mask-api.icloud.com/egress-ip-ranges.csv yourself; then run
+    `mailbeacon reclassify` to judge past events with the new ranges.
+    """
+    from mailbeacon import service
+    from mailbeacon.classify.networks import apple_csv_networks
+
+    try:
+        networks = apple_csv_networks(file.read_text("utf-8", errors="replace"))
+    except ValueError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    if not networks:
+        raise click.ClickException(f"{file}: no networks in it; the shipped ranges stay in use")
+    target = data_dir / service.APPLE_RANGES
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(f"# imported from {file.name}\n" + "\n".join(networks) + "\n", "utf-8")
+    tmp.replace(target)
+    click.echo(f"{len(networks)} Apple networks in {target}; restart the server and run `mailbeacon reclassify`")
 
 
 @main.group()

@@ -32,6 +32,7 @@ from mailbeacon.relay import (
     server_context,
     start_relay,
 )
+from mailbeacon.classify import Networks, Policy
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.store import Store, StoreUnavailable, open_store
 from mailbeacon.submission import Submitter, Switches
@@ -71,6 +72,8 @@ class Settings:
     dkim_selector: str | None = None
     dkim_domain: str | None = None
     switches: Switches = Switches()
+    scanner_networks: Path | None = None
+    """More scanner networks, one CIDR a line, besides the shipped list and DATA/scanner_networks.txt."""
     trusted_proxies: tuple[str, ...] = LOOPBACK
     """Peers whose X-Forwarded-For names the reader (nginx or a load balancer in front)."""
 
@@ -126,6 +129,25 @@ def orphan_spools(settings: Settings) -> list[Spool]:
     return found
 
 
+APPLE_RANGES = "apple_mpp_ranges.txt"
+SCANNER_NETWORKS = "scanner_networks.txt"
+
+
+def classify_policy(settings: Settings) -> Policy:
+    """Shipped data, replaced (Apple's ranges) or extended (scanner networks) by files in the data directory."""
+    apple = settings.data_dir / APPLE_RANGES
+    extra_scanners = [p for p in (settings.data_dir / SCANNER_NETWORKS, settings.scanner_networks) if p and p.exists()]
+    try:
+        return Policy(
+            apple=Networks.from_files(apple) if apple.exists() else Networks.shipped(APPLE_RANGES),
+            scanners=Networks.parse(
+                "\n".join([Networks.shipped_text(SCANNER_NETWORKS), *(p.read_text("utf-8") for p in extra_scanners)])
+            ),
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the classifier's networks: {exc}") from exc
+
+
 def submitter(settings: Settings, store: Store, keyring: Keyring) -> Submitter:
     dkim = None
     if settings.dkim_key is not None:
@@ -177,7 +199,7 @@ def build_app(
             retry=RetryPolicy(first=settings.retry_first),
         )
     options = relay_options(settings) if sending and smtp_sock is not None else None
-    pipeline = Pipeline(store) if sending else None
+    pipeline = Pipeline(store, classify_policy(settings)) if sending else None
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:

@@ -50,7 +50,11 @@ class Networks:
 
     @classmethod
     def shipped(cls, name: str) -> Networks:
-        return cls.parse(resources.files("mailbeacon.classify").joinpath("data").joinpath(name).read_text("utf-8"))
+        return cls.parse(cls.shipped_text(name))
+
+    @staticmethod
+    def shipped_text(name: str) -> str:
+        return resources.files("mailbeacon.classify").joinpath("data").joinpath(name).read_text("utf-8")
 
     @classmethod
     def from_files(cls, *paths: Path) -> Networks:
@@ -91,3 +95,21 @@ def is_private(address: str) -> bool:
     except ValueError:
         return True
     return ip.is_private or ip.is_loopback or ip.is_link_local
+
+
+def apple_csv_networks(text: str) -> list[str]:
+    """The networks of Apple's egress-ip-ranges.csv (network, country, region, city), checked and deduplicated.
+
+    >>> apple_csv_networks("17.0.0.0/8,US,US-CA,Cupertino\n2a02:26f7:b3c0:4000::/64,DE,DE-BE,Berlin\n")
+    ['17.0.0.0/8', '2a02:26f7:b3c0:4000::/64']
+    """
+    found: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        first = line.split(",", 1)[0].strip()
+        if not first or first.startswith("#"):
+            continue
+        try:
+            found[str(ipaddress.ip_network(first, strict=False))] = None
+        except ValueError:
+            raise ValueError(f"line {number}: {first!r} is not a network") from None
+    return list(found)
