@@ -10,7 +10,7 @@ clicks, the machine half of a paired click).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mailbeacon.classify import rules
@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 COUNTED_AS_HUMAN = frozenset({"human", "proxied", "suspect_forward"})
+_SEEN_FIELDS = [f.name for f in fields(Seen)]
 REMEMBERED = 40
 """Events kept per delivery: enough for every window the rules look back over."""
 
@@ -61,7 +62,9 @@ class Memory:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"seen": [asdict(s) for s in self.seen], "first_human": self.first_human, "trapped": self.trapped}
+        # Not dataclasses.asdict: it deep-copies, and this runs for every delivery of every batch.
+        seen = [{name: getattr(s, name) for name in _SEEN_FIELDS} for s in self.seen]
+        return {"seen": seen, "first_human": self.first_human, "trapped": self.trapped}
 
 
 @dataclass(frozen=True, slots=True)

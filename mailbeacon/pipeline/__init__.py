@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class Pipeline:
-    def __init__(self, store: Store, policy: Policy | None = None, batch: int = 200, idle: float = 0.2) -> None:
+    def __init__(self, store: Store, policy: Policy | None = None, batch: int = 500, idle: float = 0.2) -> None:
         self._store = store
         self._policy = policy or Policy()
         self._batch = batch
@@ -35,7 +35,7 @@ class Pipeline:
     def catch_up(self) -> int:
         total = 0
         while n := self.step():
-            total += n
+            total += max(n, 0)  # -1: another process took this step
         return total
 
     def reclassify(self) -> int:

@@ -52,7 +52,6 @@ def derive(batch: Batch, policy: Policy) -> list[Verdict]:
                 verdicts[seen.id] = Verdict(seen.id, seen.cls, reasons, earlier.client, earlier.first)
             else:
                 verdicts[seen.id] = Verdict(seen.id, seen.cls, reasons, None, None, revision=True)
-        activity.memory = memory.to_json()
         if facts.message_id is not None:
             message = batch.messages.setdefault(facts.message_id, MessageActivity())
             after = _snapshot(activity)
@@ -60,6 +59,8 @@ def derive(batch: Batch, policy: Policy) -> list[Verdict]:
                 setattr(message, name, getattr(message, name) + value - before[name])
             for name, was, now in zip(_FLAG_NAMES, flags_before, _flags(activity)):
                 setattr(message, name, getattr(message, name) + int(now) - int(was))
+    for key, memory in memories.items():
+        batch.deliveries[key].memory = memory.to_json()
     return list(verdicts.values())
 
 

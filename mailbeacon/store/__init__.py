@@ -31,10 +31,11 @@ from mailbeacon.store.activity import (
     MessageReport,
     RecipientReport,
     Verdict,
-    advance,
+    load_batch,
     log_end,
     position_of,
     reset,
+    save_batch,
     select_report,
 )
 from mailbeacon.store.backend import WRITE, Backend, Lock
@@ -182,9 +183,22 @@ class Store:
             )
 
     def advance_reader(self, reader: str, limit: int, derive: Derive) -> int:
-        """Derive from the next `limit` events after the reader's cursor, all in one transaction."""
-        with self._translated(f"run reader {reader}"), self._write(Lock.PIPELINE) as conn:
-            return advance(conn, reader, limit, derive)
+        """Derive from the next `limit` events after the reader's cursor; how many (0: caught up).
+
+        The derivation runs outside any transaction; its results are written, with the
+        cursor, only if no other process advanced the reader meanwhile (then it returns
+        -1 and the caller simply steps again).
+        """
+        with self._translated(f"run reader {reader}"):
+            with self._read() as conn:
+                position, batch = load_batch(conn, reader, limit)
+            if batch is None:
+                return 0
+            verdicts = derive(batch)
+            with self._write(Lock.PIPELINE) as conn:
+                if not save_batch(conn, reader, position, batch, verdicts):
+                    return -1
+            return len(batch.events)
 
     def message_report(self, message_id: int) -> MessageReport | None:
         """A message with its derived counters, per recipient and per link; None if there is no such message."""

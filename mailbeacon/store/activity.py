@@ -1,10 +1,12 @@
 """What the pipeline reads and writes: batches of the events log, and the counters derived from them.
 
-`advance` runs one step of a reader in one transaction: it reads the reader's
-cursor, the next events, and everything already derived for their deliveries;
-hands all of it to a pure `derive` function; writes back what it changed and
-the new cursor. A crash anywhere rolls the whole step back, so nothing is
-lost or counted twice, and several processes can run the same reader.
+A reader's step reads its cursor, the next events and everything already
+derived for their deliveries (`load_batch`, no lock held); a pure `derive`
+function works on that; `save_batch` then writes what changed and the new
+cursor in one transaction, and only if the cursor is still where the step
+began. A crash anywhere loses the step, never half of it, so nothing is lost
+or counted twice, several processes can run the same reader, and the write
+lock that the tracking hot path also needs is held only for the writes.
 """
 
 from __future__ import annotations
@@ -115,14 +117,9 @@ Derive = Callable[[Batch], Sequence[Verdict]]
 _COUNTERS = [f.name for f in fields(Counters)]
 
 
-def advance(conn: Connection, reader: str, limit: int, derive: Derive) -> int:
-    """One step of `reader` inside the caller's write transaction; returns how many events it derived."""
-    position = conn.execute(
-        select(pipeline_cursors.c.position).where(pipeline_cursors.c.name == reader)
-    ).scalar_one_or_none()
-    if position is None:
-        position = 0
-        conn.execute(pipeline_cursors.insert().values(name=reader, position=0, updated_at=time.time()))
+def load_batch(conn: Connection, reader: str, limit: int) -> tuple[int, Batch | None]:
+    """The reader's cursor and what it needs for its next step (None when it has caught up)."""
+    position = position_of(conn, reader)
     rows = conn.execute(
         select(
             events.c.id, events.c.type, events.c.delivery_key, events.c.link_idx, events.c.url,
@@ -133,7 +130,7 @@ def advance(conn: Connection, reader: str, limit: int, derive: Derive) -> int:
         .limit(limit)
     ).all()
     if not rows:
-        return 0
+        return position, None
     batch_events = [
         LogEvent(r.id, r.type, bytes(r.delivery_key), r.link_idx, r.url, r.occurred_at, r.ip, r.user_agent, r.method)
         for r in rows
@@ -143,7 +140,13 @@ def advance(conn: Connection, reader: str, limit: int, derive: Derive) -> int:
     message_ids = sorted({f.message_id for f in batch.facts.values() if f.message_id is not None})
     batch.messages = _messages(conn, message_ids)
     batch.links = _links(conn, message_ids)
-    verdicts = derive(batch)
+    return position, batch
+
+
+def save_batch(conn: Connection, reader: str, expected: int, batch: Batch, verdicts: Sequence[Verdict]) -> bool:
+    """Write what a step derived and move the cursor, unless another process moved it since `expected`."""
+    if position_of(conn, reader) != expected:
+        return False
     judged = [v for v in verdicts if not v.revision]
     if judged:
         conn.execute(
@@ -168,12 +171,13 @@ def advance(conn: Connection, reader: str, limit: int, derive: Derive) -> int:
     _write_deliveries(conn, batch)
     _write_rows(conn, message_activity, ["message_id"], {(k,): v for k, v in batch.messages.items()})
     _write_rows(conn, link_activity, ["message_id", "link_idx"], dict(batch.links.items()))
-    conn.execute(
-        update(pipeline_cursors)
-        .where(pipeline_cursors.c.name == reader)
-        .values(position=batch_events[-1].id, updated_at=time.time())
+    position = batch.events[-1].id
+    moved = conn.execute(
+        update(pipeline_cursors).where(pipeline_cursors.c.name == reader).values(position=position, updated_at=time.time())
     )
-    return len(batch_events)
+    if not moved.rowcount:
+        conn.execute(pipeline_cursors.insert().values(name=reader, position=position, updated_at=time.time()))
+    return True
 
 
 def reset(conn: Connection, reader: str) -> None:

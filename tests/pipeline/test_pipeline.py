@@ -206,3 +206,28 @@ def test_a_recount_from_scratch_equals_the_incremental_counts(store: Store) -> N
     pipeline.reclassify()
     assert (report(store, message), judged(store)) == incremental
     assert store.reader_position("classify") == store.last_event_id()
+
+
+def test_two_pipelines_on_one_store_count_each_event_once(store_url: str, store: Store) -> None:
+    import threading
+
+    from mailbeacon.store import open_store
+
+    message = sent(store, recipients=2)
+    for n in range(300):
+        hit(store, message.keys[n % 2], "open" if n % 3 else "click", 200 + n * 11.0, ip=f"198.51.100.{n % 9}",
+            ua=[THUNDERBIRD, OUTLOOK, CHROME][n % 3], link=n % 2 if n % 3 == 0 else None)
+
+    def run() -> None:
+        with open_store(store_url) as own:
+            Pipeline(own, batch=13).catch_up()
+
+    workers = [threading.Thread(target=run) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    together = report(store, message), judged(store)
+    assert together[0].activity.raw_opens + together[0].activity.raw_clicks == 300
+    Pipeline(store).reclassify()
+    assert (report(store, message), judged(store)) == together
