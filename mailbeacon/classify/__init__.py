@@ -106,11 +106,12 @@ def judge(
         )
         if reason is not None
     ]
-    if "honeypot" in machine:
+    if hit.kind == "click" and hit.link == HONEYPOT_LINK:  # the trap itself; later hits do not extend it
         until = hit.at + policy.honeypot_window
         memory.trapped = [t for t in memory.trapped if float(t[2]) >= hit.at][-9:] + [[hit.ip, hit.user_agent, until]]
         for seen in earlier:
-            if seen.ip == hit.ip and seen.user_agent == hit.user_agent and hit.at - seen.at <= policy.honeypot_window:
+            if (seen.ip == hit.ip and seen.user_agent == hit.user_agent
+                    and 0 <= hit.at - seen.at <= policy.honeypot_window):
                 revisions.append((seen, "machine", _with(seen, "honeypot")))
     for seen in rules.burst_partners(hit, earlier, policy):
         if seen.cls != "machine" or "scanner_timing" not in seen.reasons:

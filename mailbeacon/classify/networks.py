@@ -100,7 +100,7 @@ def is_private(address: str) -> bool:
 def apple_csv_networks(text: str) -> list[str]:
     """The networks of Apple's egress-ip-ranges.csv (network, country, region, city), checked and deduplicated.
 
-    >>> apple_csv_networks("17.0.0.0/8,US,US-CA,Cupertino\n2a02:26f7:b3c0:4000::/64,DE,DE-BE,Berlin\n")
+    >>> apple_csv_networks("17.0.0.0/8,US,US-CA,Cupertino\\n2a02:26f7:b3c0:4000::/64,DE,DE-BE,Berlin\\n")
     ['17.0.0.0/8', '2a02:26f7:b3c0:4000::/64']
     """
     found: dict[str, None] = {}

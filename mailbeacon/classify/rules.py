@@ -106,7 +106,7 @@ def scanner_timing(hit: Hit, accepted_at: float | None, earlier: list[Seen], pol
         return "scanner_timing"
     if burst_partners(hit, earlier, policy):
         return "scanner_timing"
-    opened = any(seen.kind == "open" for seen in earlier)
+    opened = any(seen.kind == "open" and seen.cls != "machine" for seen in earlier)  # a prefetch proves nothing
     if not opened and accepted_at is not None and hit.at - accepted_at < policy.unopened_window:
         return "scanner_timing"
     return None
@@ -119,7 +119,7 @@ def burst_partners(hit: Hit, earlier: list[Seen], policy: Policy) -> list[Seen]:
     return [
         seen
         for seen in earlier
-        if seen.kind == "click" and seen.link != hit.link and hit.at - seen.at <= policy.burst_window
+        if seen.kind == "click" and seen.link != hit.link and abs(hit.at - seen.at) <= policy.burst_window
     ]
 
 
