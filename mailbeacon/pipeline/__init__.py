@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from mailbeacon.classify import Policy
 from mailbeacon.pipeline.derive import READER, derive
@@ -32,11 +33,24 @@ class Pipeline:
         """Derive from the next batch of events; how many there were (0: caught up)."""
         return self._store.advance_reader(READER, self._batch, self._derive)
 
-    def catch_up(self) -> int:
+    def catch_up(self, patience: float = 10.0) -> int:
+        """Step until caught up; a busy store (another process writing) is waited for up to `patience` s."""
         total = 0
-        while n := self.step():
+        failing_since: float | None = None
+        while True:
+            try:
+                n = self.step()
+            except StoreUnavailable:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > patience:
+                    raise
+                time.sleep(0.05)
+                continue
+            failing_since = None
+            if n == 0:
+                return total
             total += max(n, 0)  # -1: another process took this step
-        return total
 
     def reclassify(self) -> int:
         """Forget every verdict and counter, then derive them all again with today's rules."""
