@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -199,7 +200,11 @@ def build_app(
             retry=RetryPolicy(first=settings.retry_first),
         )
     options = relay_options(settings) if sending and smtp_sock is not None else None
-    pipeline = Pipeline(store, classify_policy(settings)) if sending else None
+    pipeline = (
+        Pipeline(store, classify_policy(settings), busy=lambda: time.monotonic() - batcher.last_commit < 0.05)
+        if sending
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:

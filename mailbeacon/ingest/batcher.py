@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -59,6 +60,8 @@ class Batcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self.stats = IngestStats()
+        self.last_commit = 0.0
+        """time.monotonic() of the latest batch: background work backs off while it is recent."""
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._writer()), asyncio.create_task(self._replayer())]
@@ -136,6 +139,7 @@ class Batcher:
                 stats.events_lost += len(events)
                 return False
             stats.events_spooled += len(events)
+        self.last_commit = time.monotonic()
         stats.batches += 1
         stats.batch_events += len(events)
         stats.largest_batch = max(stats.largest_batch, len(events))
