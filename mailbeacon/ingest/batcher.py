@@ -151,8 +151,13 @@ class Batcher:
             await asyncio.sleep(self._replay_every)
             if self._spool.pending():
                 try:
-                    replayed = await loop.run_in_executor(self._executor, self._spool.replay, self._append)
+                    await loop.run_in_executor(self._executor, self._replay)
                 except self._unavailable:
                     continue
-                self.stats.events_replayed += replayed
-                log.info("replayed %d spooled events into the store", replayed)
+
+    def _replay(self) -> None:
+        # Counted here, in the thread, the moment the spool is in the store: the task
+        # awaiting this may be cancelled by stop() before it would resume.
+        replayed = self._spool.replay(self._append)
+        self.stats.events_replayed += replayed
+        log.info("replayed %d spooled events into the store", replayed)
