@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             ]
             for path, agent, status in hits:
                 assert client.get(path, headers={"User-Agent": agent}).status_code == status
-        yield World(server, admin["api_key"], a["api_key"], b["api_key"], message_id, delivery, unknown)
+        world = World(server, admin["api_key"], a["api_key"], b["api_key"], message_id, delivery, unknown)
+        settled(world)
+        yield world
+
+
+def settled(world: World, timeout: float = 20.0) -> None:
+    """Wait until the pipeline has judged every event, so pages read at different times agree."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = get_events(world, world.admin_key, after=0, limit=1000).json()["events"]
+        if events and all(e["class"] is not None for e in events):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the pipeline did not judge every event")
 
 
 def get_events(world: World, key: str | None, **params: Any) -> httpx.Response:
