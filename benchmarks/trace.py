@@ -21,6 +21,7 @@ import os
 import random
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -331,7 +332,7 @@ class Addresses:
         host = self.rng.randrange(1, net.num_addresses - 1) if net.num_addresses > 2 else 0
         return str(net.network_address + host)
 
-    def _clean(self, make) -> str:  # type: ignore[no-untyped-def]
+    def _clean(self, make: Callable[[], str]) -> str:
         """A public address in none of the classifier's lists (a person's, or an unlisted machine's)."""
         for _ in range(100):
             ip = make()
