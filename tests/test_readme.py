@@ -53,3 +53,12 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     assert "to bob@example.org  'Your proposal, as promised'" in done.stdout
     events = json.loads(done.stdout.splitlines()[-1])["events"]
     assert [(e["type"], e["recipient"]) for e in events] == [("open", "bob@example.org")]
+
+
+def test_the_serve_command_passes_its_arguments_to_mailbeacon_serve() -> None:
+    """`./scripts/serve --help` once fed `--help` to pip as an extra: arguments must reach `mailbeacon serve`."""
+    import subprocess
+
+    done = subprocess.run([str(ROOT / "scripts" / "serve"), "--help"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("Usage: mailbeacon serve") and "--upstream" in done.stdout
