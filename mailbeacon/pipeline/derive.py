@@ -34,24 +34,31 @@ def derive(batch: Batch, policy: Policy) -> list[Verdict]:
         )
         link = _link(batch, facts.message_id, event.link_idx)
         first = (activity.raw_opens if event.type == "open" else activity.raw_clicks) == 0
+        notice, gap = _notice(activity, event.type, judgement.cls, event.occurred_at)
         _count(activity, link, event.type, judgement.cls, +1, raw=True)
         if event.type == "open":
             activity.first_open_at = activity.first_open_at or event.occurred_at
             activity.last_open_at = event.occurred_at
-            if judgement.cls in COUNTED_AS_HUMAN and activity.first_human_open_at is None:
-                activity.first_human_open_at = event.occurred_at
+            if judgement.cls in COUNTED_AS_HUMAN:
+                activity.first_human_open_at = activity.first_human_open_at or event.occurred_at
+                activity.last_human_open_at = event.occurred_at
         elif judgement.cls in COUNTED_AS_HUMAN and activity.human_opens == 0 and activity.inferred_open_at is None:
             activity.inferred_open_at = event.occurred_at  # a person clicked, so they read it: images were off
-        verdicts[event.id] = Verdict(event.id, judgement.cls, judgement.reasons, hit.client.label, first)
+        verdicts[event.id] = Verdict(
+            event.id, judgement.cls, judgement.reasons, hit.client.label, first, notice=notice, gap=gap
+        )
         for revision in judgement.revisions:
             seen = revision.seen
             _revise(batch, activity, memory, facts.message_id, seen, revision.old_cls)
             reasons = tuple(seen.reasons)
             earlier = verdicts.get(seen.id)
+            notice = _revised_notice(earlier.notice if earlier else None, seen)
             if earlier is not None and not earlier.revision:  # judged in this very batch
-                verdicts[seen.id] = Verdict(seen.id, seen.cls, reasons, earlier.client, earlier.first)
+                verdicts[seen.id] = Verdict(
+                    seen.id, seen.cls, reasons, earlier.client, earlier.first, notice=notice, gap=earlier.gap
+                )
             else:
-                verdicts[seen.id] = Verdict(seen.id, seen.cls, reasons, None, None, revision=True)
+                verdicts[seen.id] = Verdict(seen.id, seen.cls, reasons, None, None, revision=True, notice=notice)
         if facts.message_id is not None:
             message = batch.messages.setdefault(facts.message_id, MessageActivity())
             after = _snapshot(activity)
@@ -80,6 +87,32 @@ def _flags(activity: DeliveryActivity) -> tuple[bool, ...]:
         activity.human_clicks > 0,
         activity.inferred_open_at is not None and activity.human_opens == 0,
     )
+
+
+def _notice(activity: DeliveryActivity, kind: str, cls: str, at: float) -> tuple[str | None, float | None]:
+    """What a person is told of this event, before it is counted; machine and sender events: nothing.
+
+    A possible forward is told as such, never as "opened again"; whether a later open
+    is worth telling (the quiet period) is each user's rule, so the gap goes with it.
+    """
+    if cls not in COUNTED_AS_HUMAN:
+        return None, None
+    if kind == "click":
+        return ("forward" if cls == "suspect_forward" else "click"), None
+    gap = None if activity.last_human_open_at is None else max(0.0, at - activity.last_human_open_at)
+    if cls == "suspect_forward":
+        return "forward", gap
+    return ("first_open" if activity.first_human_open_at is None else "open"), gap
+
+
+def _revised_notice(before: str | None, seen: Seen) -> str | None:
+    if seen.cls not in COUNTED_AS_HUMAN:
+        return None
+    if seen.cls == "suspect_forward":
+        return "forward"
+    if before in ("first_open", "open", "click"):
+        return before
+    return "click" if seen.kind == "click" else "open"
 
 
 def _link(batch: Batch, message_id: int | None, link_idx: int | None) -> LinkActivity | None:
@@ -111,6 +144,9 @@ def _revise(
     link = _link(batch, message_id, seen.link)
     _count(activity, link, seen.kind, old, -1, raw=False)
     _count(activity, link, seen.kind, seen.cls, +1, raw=False)
+    if seen.kind == "open":
+        human_opens = [s.at for s in memory.seen if s.kind == "open" and s.cls in COUNTED_AS_HUMAN]
+        activity.last_human_open_at = max(human_opens) if human_opens else None
     if seen.kind == "open" and activity.human_opens == 0:
         activity.first_human_open_at = None
     elif seen.kind == "open" and activity.first_human_open_at == seen.at:

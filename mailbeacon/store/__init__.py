@@ -39,6 +39,7 @@ from mailbeacon.store.activity import (
     select_report,
 )
 from mailbeacon.store.backend import WRITE, Backend, Lock
+from mailbeacon.store.feed import FeedFilter, FeedItem, select_feed, select_feed_after
 from mailbeacon.store.events import EventRow, count_events, event_params, insert_events, select_events_after
 from mailbeacon.store.messages import insert_message
 from mailbeacon.store.migrations import apply_missing
@@ -76,6 +77,8 @@ __all__ = [
     "DeliveryRow",
     "DuplicateUser",
     "EventRow",
+    "FeedFilter",
+    "FeedItem",
     "Queued",
     "Store",
     "StoreConflict",
@@ -199,6 +202,16 @@ class Store:
                 if not save_batch(conn, reader, position, batch, verdicts):
                     return -1
             return len(batch.events)
+
+    def feed(self, where: FeedFilter, before: int | None = None, limit: int = 50) -> list[FeedItem]:
+        """The activity feed, newest first, before the cursor `before` (an event id)."""
+        with self._translated("read the feed"), self._read() as conn:
+            return select_feed(conn, where, before, limit)
+
+    def feed_after(self, after: int, limit: int = 500, user_ids: Sequence[int] | None = None) -> list[FeedItem]:
+        """Feed items after `after` in log order, up to what the classify reader has judged."""
+        with self._translated("read the feed"), self._read() as conn:
+            return select_feed_after(conn, after, position_of(conn, "classify"), limit, user_ids)
 
     def message_report(self, message_id: int) -> MessageReport | None:
         """A message with its derived counters, per recipient and per link; None if there is no such message."""

@@ -23,6 +23,7 @@ from mailbeacon.store.schema import (
     delivery_activity,
     deliveries,
     events,
+    feed,
     link_activity,
     links,
     message_activity,
@@ -49,6 +50,7 @@ class DeliveryFacts:
     """What the sending side knows of a delivery (nothing, for a delivery of another store)."""
 
     message_id: int | None = None
+    user_id: int | None = None
     recipient: str | None = None
     accepted_at: float | None = None
     """When the upstream accepted the copy."""
@@ -73,6 +75,7 @@ class DeliveryActivity(Counters):
     last_open_at: float | None = None
     first_human_open_at: float | None = None
     inferred_open_at: float | None = None
+    last_human_open_at: float | None = None
     memory: dict[str, object] = field(default_factory=dict)
 
 
@@ -100,6 +103,10 @@ class Verdict:
     first: bool | None
     revision: bool = False
     """Only class and reasons change (an earlier event judged again); client and first stay."""
+    notice: str | None = None
+    """What the feed tells a person: first_open, open, click, forward; None never notifies."""
+    gap: float | None = None
+    """Seconds since the delivery's previous human open (human opens only)."""
 
 
 @dataclass(slots=True)
@@ -160,6 +167,7 @@ def save_batch(conn: Connection, reader: str, expected: int, batch: Batch, verdi
                 for v in judged
             ],
         )
+        _write_feed(conn, batch, judged)
     revised = [v for v in verdicts if v.revision]
     if revised:
         conn.execute(
@@ -167,6 +175,11 @@ def save_batch(conn: Connection, reader: str, expected: int, batch: Batch, verdi
             .where(events.c.id == bindparam("event_id"))
             .values(class_=bindparam("cls"), reasons=bindparam("reasons")),
             [{"event_id": v.event_id, "cls": v.cls, "reasons": json.dumps(list(v.reasons))} for v in revised],
+        )
+        # Judged a machine after all, the feed stops calling it a person's (and the other way round).
+        conn.execute(
+            update(feed).where(feed.c.event_id == bindparam("b_event_id")).values(notice=bindparam("b_notice")),
+            [{"b_event_id": v.event_id, "b_notice": v.notice} for v in revised],
         )
     _write_deliveries(conn, batch)
     _write_rows(conn, message_activity, ["message_id"], {(k,): v for k, v in batch.messages.items()})
@@ -182,7 +195,7 @@ def save_batch(conn: Connection, reader: str, expected: int, batch: Batch, verdi
 
 def reset(conn: Connection, reader: str) -> None:
     """Forget everything derived, so the reader derives it again from the first event."""
-    for table in (delivery_activity, message_activity, link_activity):
+    for table in (delivery_activity, message_activity, link_activity, feed):
         conn.execute(delete(table))
     conn.execute(update(events).values(class_=None, reasons=None, client=None, first=None))
     conn.execute(delete(pipeline_cursors).where(pipeline_cursors.c.name == reader))
@@ -200,14 +213,16 @@ def log_end(conn: Connection) -> int:
 def _facts(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryFacts]:
     rows = conn.execute(
         select(
-            deliveries.c.delivery_key, deliveries.c.message_id, deliveries.c.recipient, deliveries.c.accepted_at,
-            deliveries.c.created_at, messages.c.submitted_from,
+            deliveries.c.delivery_key, deliveries.c.message_id, messages.c.user_id, deliveries.c.recipient,
+            deliveries.c.accepted_at, deliveries.c.created_at, messages.c.submitted_from,
         )
         .join(messages, messages.c.id == deliveries.c.message_id)
         .where(deliveries.c.delivery_key.in_(keys))
     ).all()
     found = {
-        bytes(r.delivery_key): DeliveryFacts(r.message_id, r.recipient, r.accepted_at, r.created_at, r.submitted_from)
+        bytes(r.delivery_key): DeliveryFacts(
+            r.message_id, r.user_id, r.recipient, r.accepted_at, r.created_at, r.submitted_from
+        )
         for r in rows
     }
     return {key: found.get(key, DeliveryFacts()) for key in keys}
@@ -224,6 +239,7 @@ def _deliveries(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryActi
             last_open_at=r.last_open_at,
             first_human_open_at=r.first_human_open_at,
             inferred_open_at=r.inferred_open_at,
+            last_human_open_at=r.last_human_open_at,
             memory=json.loads(r.memory),
         )
     return found
@@ -255,10 +271,23 @@ def _write_deliveries(conn: Connection, batch: Batch) -> None:
             last_open_at=activity.last_open_at,
             first_human_open_at=activity.first_human_open_at,
             inferred_open_at=activity.inferred_open_at,
+            last_human_open_at=activity.last_human_open_at,
             memory=json.dumps(activity.memory, separators=(",", ":")),
         )
         rows.append(row)
     _upsert(conn, delivery_activity, ["delivery_key"], rows)
+
+
+def _write_feed(conn: Connection, batch: Batch, judged: Sequence[Verdict]) -> None:
+    keys = {e.id: e.delivery_key for e in batch.events}
+    rows: list[dict[str, object]] = []
+    for v in judged:
+        facts = batch.facts.get(keys.get(v.event_id, b""), DeliveryFacts())
+        rows.append({
+            "event_id": v.event_id, "user_id": facts.user_id, "message_id": facts.message_id,
+            "recipient": facts.recipient, "notice": v.notice, "gap": v.gap,
+        })
+    _upsert(conn, feed, ["event_id"], rows)
 
 
 def _write_rows(conn: Connection, table: Table, keys: list[str], values: dict[tuple[int, ...], object]) -> None:

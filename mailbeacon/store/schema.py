@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    true,
 )
 
 # Stable constraint names, so later migrations can refer to them on both dialects.
@@ -47,6 +49,12 @@ users = Table(
     Column("api_key_hash", Text, nullable=False, unique=True),
     Column("smtp_password_hash", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("password_hash", Text, nullable=True),
+    # For the dashboard; None until one is set (`mailbeacon user password`).
+    Column("notify_first_open", Boolean, nullable=False, server_default=true()),
+    Column("notify_reopen_after", Float, nullable=True, server_default="3600"),
+    # Seconds of quiet after which a human open notifies again; None: never again.
+    Column("notify_clicks", Boolean, nullable=False, server_default=true()),
     CheckConstraint("seat IN ('basic', 'sales')", name="seat"),
 )
 
@@ -177,6 +185,7 @@ delivery_activity = Table(
     Column("last_open_at", Float, nullable=True),
     Column("first_human_open_at", Float, nullable=True),
     Column("inferred_open_at", Float, nullable=True),
+    Column("last_human_open_at", Float, nullable=True),
     # A click counted as human on a delivery without a human open: an open we infer, never a pixel load.
     Column("memory", Text, nullable=False),
     # JSON: what the classifier remembers of this delivery's recent events.
@@ -202,6 +211,86 @@ link_activity = Table(
     Column("human_clicks", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("message_id", "link_idx"),
 )
+
+feed = Table(
+    "feed",
+    metadata,
+    Column("event_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("user_id", Integer, nullable=True),
+    Column("message_id", Integer, nullable=True),
+    Column("recipient", Text, nullable=True),
+    Column("notice", Text, nullable=True),
+    # What a person would be told: first_open, open (a later human open), click, forward; None for
+    # machine and sender events, which never notify.
+    Column("gap", Float, nullable=True),
+    # Seconds since the delivery's previous human open, for "re-open after a quiet period".
+    Index("ix_feed_user_event", "user_id", "event_id"),
+    Index("ix_feed_message_event", "message_id", "event_id"),
+    Index("ix_feed_user_recipient_event", "user_id", "recipient", "event_id"),
+)
+"""The activity feed: one row per judged event with whose it is, written by the classify reader.
+
+Event details stay in `events` (joined by primary key); this table holds what the
+feed, contacts, live stream and webhooks look events up by.
+"""
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    # whsec_ + base64 of the key, as Standard Webhooks writes it.
+    Column("event_filter", Text, nullable=False),
+    # JSON list of event kinds the endpoint wants; empty: all.
+    Column("enabled", Boolean, nullable=False),
+    Column("disabled_reason", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Text, nullable=False, unique=True),
+    # The webhook-id header: the same on every attempt, so receivers can drop duplicates.
+    Column("webhook_id", Integer, ForeignKey("webhooks.id"), nullable=False, index=True),
+    Column("event_id", BigInteger, nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    # pending, delivered, failed (gave up after the retry window), disabled (endpoint turned off)
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=True, index=True),
+    Column("lease_until", Float, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("delivered_at", Float, nullable=True),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("outbox_id", Integer, ForeignKey("webhook_outbox.id"), nullable=False, index=True),
+    Column("attempted_at", Float, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration", Float, nullable=False),
+    Column("response", Text, nullable=True),
+    # The first bytes of the receiver's answer, for the delivery log.
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    # JSON.
+    Column("updated_at", Float, nullable=False),
+)
+"""Server-wide settings changed from the dashboard (privacy: IP truncation, retention)."""
 
 schema_migrations = Table(
     "schema_migrations",

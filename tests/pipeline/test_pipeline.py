@@ -12,7 +12,7 @@ import pytest
 from mailbeacon.classify import HONEYPOT_LINK
 from mailbeacon.events import EventKind, RawEvent
 from mailbeacon.pipeline import Pipeline
-from mailbeacon.store import Copy, MessageReport, Store
+from mailbeacon.store import Copy, FeedFilter, MessageReport, Store
 
 T0 = float(int(time.time()))  # deliveries are created "now": sender windows count from there
 THUNDERBIRD = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:115.0) Gecko/20100101 Thunderbird/115.3.1"
@@ -231,3 +231,46 @@ def test_two_pipelines_on_one_store_count_each_event_once(store_url: str, store:
     assert together[0].activity.raw_opens + together[0].activity.raw_clicks == 300
     Pipeline(store).reclassify()
     assert (report(store, message), judged(store)) == together
+
+
+def notices(store: Store) -> list[tuple[str, str | None, float | None]]:
+    return [(i.type, i.notice, i.gap) for i in reversed(store.feed(FeedFilter(), limit=100))]
+
+
+def test_the_feed_tells_first_open_later_opens_with_their_gap_clicks_and_forwards(store: Store) -> None:
+    message = sent(store)
+    key = message.keys[0]
+    hit(store, key, "open", 10, ip="17.58.1.1", ua="Mozilla/5.0")  # Apple's proxy: never told
+    hit(store, key, "open", 3600, ip="198.51.100.7", ua=THUNDERBIRD)
+    hit(store, key, "open", 3700, ip="198.51.100.7", ua=THUNDERBIRD)
+    hit(store, key, "click", 3710, ua=CHROME, link=0)
+    hit(store, key, "open", 9000, ip="203.0.113.77", ua=OUTLOOK)  # another client and network
+    Pipeline(store).catch_up()
+    assert notices(store) == [
+        ("open", None, None), ("open", "first_open", None), ("open", "open", 100.0), ("click", "click", None),
+        ("open", "forward", 5300.0),
+    ]
+    items = store.feed(FeedFilter(message_id=message.message_id, human=True), limit=10)
+    assert [i.recipient for i in items] == ["r0@example.org"] * 4 and items[0].subject == "s"
+
+
+def test_a_click_revised_to_machine_stops_notifying(store: Store) -> None:
+    message = sent(store)
+    key = message.keys[0]
+    hit(store, key, "open", 3000)
+    hit(store, key, "click", 3600.0, ip="192.0.2.10", ua=CHROME, link=0)
+    Pipeline(store).catch_up()
+    assert notices(store)[1] == ("click", "click", None)
+    hit(store, key, "click", 3600.4, ip="192.0.2.10", ua=CHROME, link=1)
+    Pipeline(store).catch_up()
+    assert [n for _, n, _ in notices(store)] == ["first_open", None, None]
+
+
+def test_the_feed_is_derived_again_by_a_recount(store: Store) -> None:
+    message = sent(store)
+    hit(store, message.keys[0], "open", 3600)
+    pipeline = Pipeline(store)
+    pipeline.catch_up()
+    before = notices(store)
+    assert pipeline.reclassify() == 1
+    assert notices(store) == before == [("open", "first_open", None)]

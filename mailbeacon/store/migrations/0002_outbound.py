@@ -15,10 +15,9 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    inspect,
 )
 
-from mailbeacon.store.migrations import NAMING_CONVENTION
+from mailbeacon.store.migrations import NAMING_CONVENTION, add_missing_columns
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Table("deliveries", metadata, Column("id", Integer, primary_key=True))
@@ -58,10 +57,5 @@ NEW_COLUMNS = {
 
 
 def upgrade(conn: Connection) -> None:
-    inspector = inspect(conn)
-    for table, columns in NEW_COLUMNS.items():
-        have = {column["name"] for column in inspector.get_columns(table)}
-        for column in columns:
-            if column.split()[0] not in have:
-                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column}")
+    add_missing_columns(conn, NEW_COLUMNS)
     metadata.create_all(conn, checkfirst=True)

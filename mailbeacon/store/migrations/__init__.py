@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, inspect, select
 
 from mailbeacon.store.schema import schema_migrations
 
@@ -68,6 +68,16 @@ def apply_missing(write: WriteTransaction) -> list[int]:
             conn.execute(insert(schema_migrations).values(version=migration.version, applied_at=time.time()))
         applied.append(migration.version)
     return applied
+
+
+def add_missing_columns(conn: Connection, columns: dict[str, list[str]]) -> None:
+    """ALTER TABLE ADD COLUMN for each `{table: ["name TYPE ...", ...]}` the table lacks (so an upgrade can run twice)."""
+    inspector = inspect(conn)
+    for table, wanted in columns.items():
+        have = {column["name"] for column in inspector.get_columns(table)}
+        for column in wanted:
+            if column.split()[0] not in have:
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column}")
 
 
 def _is_applied(conn: Connection, version: int) -> bool:
