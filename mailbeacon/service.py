@@ -40,6 +40,7 @@ from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
 from mailbeacon.web.app import ASGIApp, create_app
+from mailbeacon.web.context import Web
 from mailbeacon.web.fastpath import protocol_for
 from mailbeacon.web.tracking import LOOPBACK, Tracking
 
@@ -237,14 +238,17 @@ def build_app(
             if pipeline is not None:
                 await pipeline.stop()
 
-    app = create_app(
-        tracking,
+    web = Web(
         store,
-        lifespan=lifespan,
+        tracking,
+        session_secret=keyring.derive("dashboard sessions"),
         submitter=submit,
         queued=outbound.wake if outbound else lambda: None,
         outbound=outbound.stats if outbound else None,
+        data_dir=settings.data_dir,
+        secure_cookies=settings.links_base_url.startswith("https://"),
     )
+    app = create_app(web, lifespan=lifespan)
     return app, tracking, store
 
 

@@ -100,7 +100,7 @@ def _mac(mac_key: _Hmac, data: bytes) -> bytes:
 class Keyring:
     """Keys with ids (kid 0..255). The newest key signs; every key verifies, so rotation keeps old mail working."""
 
-    __slots__ = ("_active", "_keys")
+    __slots__ = ("_active", "_keys", "_root")
 
     def __init__(self, keys: Mapping[int, bytes], active: int) -> None:
         if active not in keys:
@@ -114,6 +114,16 @@ class Keyring:
             mac = hmac.digest(secret, b"mailbeacon token mac", "sha256")
             self._keys[kid] = (_Hmac(mac), hmac.digest(secret, b"mailbeacon token enc", "sha256"))
         self._active = active
+        self._root = hmac.digest(keys[min(keys)], b"mailbeacon derived secrets", "sha256")
+
+    def derive(self, purpose: str) -> str:
+        """A secret for another use (signing session cookies), from the oldest key: rotation keeps it.
+
+        >>> ring = Keyring({0: bytes(32)}, 0)
+        >>> ring.derive("sessions") == Keyring({0: bytes(32), 1: bytes(range(32))}, 1).derive("sessions")
+        True
+        """
+        return hmac.digest(self._root, purpose.encode(), "sha256").hex()
 
     @classmethod
     def load_or_create(cls, data_dir: Path) -> Keyring:

@@ -17,7 +17,13 @@ from sqlalchemy.engine import URL, make_url
 
 from mailbeacon.errors import ConfigError, MailbeaconError
 from mailbeacon.events import RawEvent
-from mailbeacon.store.accounts import UserRow, insert_user, select_user_by_api_key_hash, select_user_by_email
+from mailbeacon.store.accounts import (
+    UserRow,
+    insert_user,
+    select_user_by_api_key_hash,
+    select_user_by_email,
+    select_user_by_id,
+)
 from mailbeacon.store.activity import (
     Batch,
     Counters,
@@ -316,6 +322,10 @@ class Store:
     def user_by_api_key_hash(self, api_key_hash: str) -> UserRow | None:
         with self._translated("look up a user"), self._read() as conn:
             return select_user_by_api_key_hash(conn, api_key_hash)
+
+    def user_by_id(self, user_id: int) -> UserRow | None:
+        with self._translated("look up a user"), self._read() as conn:
+            return select_user_by_id(conn, user_id)
 
     def user_by_email(self, email: str) -> UserRow | None:
         with self._translated("look up a user"), self._read() as conn:

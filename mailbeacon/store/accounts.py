@@ -22,6 +22,12 @@ class UserRow:
     api_key_hash: str
     smtp_password_hash: str
     created_at: float
+    password_hash: str | None = None
+    """The dashboard password's hash; None until one is set."""
+    notify_first_open: bool = True
+    notify_reopen_after: float | None = 3600.0
+    """Seconds of quiet after which a human open is told again; None: never again."""
+    notify_clicks: bool = True
 
 
 def insert_user(
@@ -55,6 +61,10 @@ def select_user_by_api_key_hash(conn: Connection, api_key_hash: str) -> UserRow 
     return _select_user(conn, users.c.api_key_hash == api_key_hash)
 
 
+def select_user_by_id(conn: Connection, user_id: int) -> UserRow | None:
+    return _select_user(conn, users.c.id == user_id)
+
+
 def select_user_by_email(conn: Connection, email: str) -> UserRow | None:
     return _select_user(conn, users.c.email == email)
 
@@ -71,4 +81,8 @@ def _select_user(conn: Connection, where: ColumnElement[bool]) -> UserRow | None
         api_key_hash=row.api_key_hash,
         smtp_password_hash=row.smtp_password_hash,
         created_at=row.created_at,
+        password_hash=row.password_hash,
+        notify_first_open=bool(row.notify_first_open),
+        notify_reopen_after=row.notify_reopen_after,
+        notify_clicks=bool(row.notify_clicks),
     )

@@ -1,0 +1,104 @@
+"""The JSON API under /api/v1/ for programs (Bearer API key) and the dashboard's scripts (session cookie)."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mailbeacon.store import StoreUnavailable
+from mailbeacon.submission import Sender
+from mailbeacon.web.auth import api_user, error
+from mailbeacon.web.compose import ComposeError, compose
+from mailbeacon.web.context import Web
+from mailbeacon.web.reports import message_json
+
+MAX_PAGE = 1000
+
+
+def routes(web: Web) -> list[BaseRoute]:
+    store = web.store
+
+    async def events(request: Request) -> Response:
+        user = await api_user(request, store)
+        if isinstance(user, JSONResponse):
+            return user
+        try:
+            after = int(request.query_params.get("after", "0"))
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return error(400, "after and limit must be integers")
+        if not 0 <= after < 2**63 or not 1 <= limit <= MAX_PAGE:
+            return error(400, f"after must be 0..2**63-1 and limit 1..{MAX_PAGE}")
+        rows = await run_in_threadpool(store.events_after, after, limit, None if user.is_admin else user.id)
+        page = [
+            {
+                "id": row.id,
+                "type": row.type,
+                "occurred_at": row.occurred_at,
+                "message_id": row.message_id,
+                "recipient": row.recipient,
+                "link": row.link_idx,
+                "url": row.url,
+                "ip": row.ip,
+                "user_agent": row.user_agent,
+                "method": row.method,
+                "class": row.cls,
+                "reasons": list(row.reasons),
+                "client": row.client,
+                "first": row.first,
+            }
+            for row in rows
+        ]
+        return JSONResponse({"events": page, "next": rows[-1].id if len(rows) == limit else None})
+
+    async def post_message(request: Request) -> Response:
+        user = await api_user(request, store)
+        if isinstance(user, JSONResponse):
+            return user
+        if web.submitter is None:
+            return error(503, "this server does not send mail")
+        try:
+            raw, recipients = compose(await request.json(), user.email)
+        except ValueError as exc:  # ComposeError, or a body that is not JSON
+            return error(400, str(exc) if isinstance(exc, ComposeError) else "the body is not valid JSON")
+        sender = Sender(user.id, user.email, user.seat)
+        try:
+            client = request.client.host if request.client else None
+            submitted = await run_in_threadpool(
+                web.submitter.submit, sender, user.email, recipients, raw, "api", client
+            )
+        except StoreUnavailable:
+            return error(503, "cannot queue the message now, nothing was queued; retry")
+        web.queued()
+        copies = [
+            {
+                "recipient": c.recipient,
+                "delivery": c.delivery,
+                "opens_tracked": c.opens_tracked,
+                "clicks_tracked": c.clicks_tracked,
+                "untracked_reason": c.untracked_reason,
+            }
+            for c in submitted.copies
+        ]
+        return JSONResponse({"message_id": submitted.message_id, "copies": copies}, status_code=202)
+
+    async def message_detail(request: Request) -> Response:
+        user = await api_user(request, store)
+        if isinstance(user, JSONResponse):
+            return user
+        try:
+            message_id = int(request.path_params["message_id"])
+        except ValueError:
+            return error(404, "not found")
+        found = await run_in_threadpool(store.message_report, message_id)
+        if found is None or not (user.is_admin or found.user_id == user.id):
+            return error(404, "not found")  # another user's message does not exist
+        return JSONResponse(message_json(found))
+
+    return [
+        Route("/api/v1/events", events),
+        Route("/api/v1/messages", post_message, methods=["POST"]),
+        Route("/api/v1/messages/{message_id}", message_detail),
+    ]

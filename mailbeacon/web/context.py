@@ -1,0 +1,30 @@
+"""What every route module of the web app is built from: one `Web` per server process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailbeacon.outbound.worker import OutboundStats
+from mailbeacon.store import Store
+from mailbeacon.submission import Submitter
+from mailbeacon.web.tracking import Tracking
+
+
+@dataclass
+class Web:
+    store: Store
+    tracking: Tracking
+    session_secret: str
+    """Signs the dashboard's session cookies."""
+    submitter: Submitter | None = None
+    """Takes `POST /api/v1/messages`; None: this server does not send mail."""
+    queued: Callable[[], None] = lambda: None
+    """Told when copies wait in the outbound queue."""
+    outbound: OutboundStats | None = None
+    data_dir: Path | None = None
+    """Where the capture mailbox lives (DATA/captured)."""
+    secure_cookies: bool = False
+    """Cookies only over HTTPS: set when the base URL is https."""
+    extras: dict[str, object] = field(default_factory=dict)
