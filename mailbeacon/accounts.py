@@ -1,4 +1,9 @@
-"""Credentials of users: created once, shown once, stored only as hashes."""
+"""Credentials of users: created once, shown once, stored only as hashes.
+
+Dashboard passwords are people's own choice, so they get argon2id (argon2-cffi);
+API keys are random and only need a fast lookup hash; SMTP passwords, kept by mail
+clients, get scrypt.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,19 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from mailbeacon.store import Store
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from mailbeacon.errors import MailbeaconError
+from mailbeacon.store import Store, UserRow
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_ARGON2 = PasswordHasher()  # argon2id with the library's current defaults (RFC 9106 low-memory profile)
+MIN_PASSWORD = 10
+
+
+class PasswordRejected(MailbeaconError):
+    """A dashboard password that is too weak to set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +63,26 @@ def create_user(store: Store, email: str, is_admin: bool, seat: str) -> NewUser:
     smtp_password = secrets.token_urlsafe(18)
     user_id = store.add_user(email, is_admin, seat, hash_api_key(api_key), hash_password(smtp_password))
     return NewUser(user_id, api_key, smtp_password)
+
+
+def hash_dashboard_password(password: str) -> str:
+    """argon2id; refuses passwords shorter than MIN_PASSWORD characters."""
+    if len(password) < MIN_PASSWORD:
+        raise PasswordRejected(f"a password needs at least {MIN_PASSWORD} characters")
+    return _ARGON2.hash(password)
+
+
+def verify_dashboard_password(user: UserRow | None, password: str) -> bool:
+    """False for an unknown user too, after the same work, so timing tells nobody which emails exist."""
+    stored = user.password_hash if user is not None else None
+    try:
+        return _ARGON2.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def set_dashboard_password(store: Store, user_id: int, password: str) -> None:
+    store.set_password_hash(user_id, hash_dashboard_password(password))
+
+
+_DUMMY_HASH = _ARGON2.hash("mailbeacon: no such user")

@@ -23,6 +23,8 @@ from mailbeacon.store.accounts import (
     select_user_by_api_key_hash,
     select_user_by_email,
     select_user_by_id,
+    select_users,
+    update_user,
 )
 from mailbeacon.store.activity import (
     Batch,
@@ -322,6 +324,18 @@ class Store:
     def user_by_api_key_hash(self, api_key_hash: str) -> UserRow | None:
         with self._translated("look up a user"), self._read() as conn:
             return select_user_by_api_key_hash(conn, api_key_hash)
+
+    def users(self) -> list[UserRow]:
+        with self._translated("list users"), self._read() as conn:
+            return select_users(conn)
+
+    def update_user(self, user_id: int, **changes: object) -> bool:
+        """Change seat, is_admin, password_hash or notification rules; False if there is no such user."""
+        with self._translated("change a user"), self._write() as conn:
+            return update_user(conn, user_id, changes)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> bool:
+        return self.update_user(user_id, password_hash=password_hash)
 
     def user_by_id(self, user_id: int) -> UserRow | None:
         with self._translated("look up a user"), self._read() as conn:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, insert, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, insert, select, update
 
 from mailbeacon.store.schema import SEATS, users
 
@@ -69,10 +71,29 @@ def select_user_by_email(conn: Connection, email: str) -> UserRow | None:
     return _select_user(conn, users.c.email == email)
 
 
+def select_users(conn: Connection) -> list[UserRow]:
+    return [_user(row) for row in conn.execute(select(users).order_by(users.c.email))]
+
+
+def update_user(conn: Connection, user_id: int, changes: dict[str, object]) -> bool:
+    """Set the given columns of one user; False if there is no such user."""
+    allowed = {"seat", "is_admin", "password_hash", "notify_first_open", "notify_reopen_after", "notify_clicks"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a user")
+    if "seat" in changes and changes["seat"] not in SEATS:
+        raise ValueError(f"seat must be one of {', '.join(SEATS)}, got {changes['seat']!r}")
+    if not changes:
+        return select_user_by_id(conn, user_id) is not None
+    return bool(conn.execute(update(users).where(users.c.id == user_id).values(**changes)).rowcount)
+
+
 def _select_user(conn: Connection, where: ColumnElement[bool]) -> UserRow | None:
     row = conn.execute(select(users).where(where)).one_or_none()
-    if row is None:
-        return None
+    return None if row is None else _user(row)
+
+
+def _user(row: Row[Any]) -> UserRow:
     return UserRow(
         id=row.id,
         email=row.email,
