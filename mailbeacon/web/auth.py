@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
@@ -18,6 +19,9 @@ from mailbeacon.store import Store, UserRow
 
 SESSION_USER = "uid"
 SESSION_STAMP = "stamp"
+SESSION_CSRF = "csrf"
+CSRF_HEADER = "x-csrf-token"
+"""Scripts of the dashboard send the session's CSRF token in this header; forms in a `csrf` field."""
 
 
 def session_stamp(user: UserRow) -> str:
@@ -49,6 +53,36 @@ async def api_user(conn: HTTPConnection, store: Store) -> UserRow | JSONResponse
     if user is None:
         return error(401, "missing API key: send Authorization: Bearer KEY")
     return user
+
+
+def csrf_token(conn: HTTPConnection) -> str:
+    """The session's CSRF token, made on first use (login replaces it)."""
+    token = conn.session.get(SESSION_CSRF)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        conn.session[SESSION_CSRF] = token
+    return token
+
+
+def has_csrf(conn: HTTPConnection, supplied: str | None) -> bool:
+    """True if `supplied` is this session's CSRF token; a session without one accepts nothing."""
+    expected = conn.session.get(SESSION_CSRF) if "session" in conn.scope else None
+    if not isinstance(expected, str) or not expected or not isinstance(supplied, str):
+        return False
+    return hmac.compare_digest(expected.encode(), supplied.encode())
+
+
+def require_csrf(conn: HTTPConnection) -> JSONResponse | None:
+    """None if a state-changing API call may go ahead, else the JSON 403.
+
+    A Bearer key is never sent by a browser on its own, so it needs no token; a call
+    that rides on the session cookie must carry the session's token in `x-csrf-token`.
+    """
+    if conn.headers.get("authorization", "").lower().startswith("bearer "):
+        return None
+    if has_csrf(conn, conn.headers.get(CSRF_HEADER)):
+        return None
+    return error(403, f"missing or wrong CSRF token: send the session's token in the {CSRF_HEADER} header")
 
 
 def error(status: int, message: str) -> JSONResponse:
