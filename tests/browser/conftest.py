@@ -1,0 +1,49 @@
+"""Headless Chromium from Debian's packages, driven by Playwright, against a real `mailbeacon serve`.
+
+Skipped with a reason where `chromium` is absent; CI installs it and sets
+MAILBEACON_REQUIRE_CHROMIUM=1, so there a missing browser fails instead.
+Screenshots of the main pages go to `.artifacts/` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
+
+
+def chromium_path() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        reason = "Debian's chromium is not installed (apt-get install chromium; .ci/run does)"
+        if os.environ.get("MAILBEACON_REQUIRE_CHROMIUM"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+        launched = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def screenshot(page: object, name: str) -> Path:
+    """Save a full-page PNG as a test artefact; returns its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
