@@ -58,8 +58,19 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
+def new_api_key() -> str:
+    return "mb_" + secrets.token_urlsafe(32)
+
+
+def replace_api_key(store: Store, user_id: int) -> str:
+    """A new API key for the user; the old one stops working at once. Returns the new key (shown once)."""
+    api_key = new_api_key()
+    store.update_user(user_id, api_key_hash=hash_api_key(api_key))
+    return api_key
+
+
 def create_user(store: Store, email: str, is_admin: bool, seat: str) -> NewUser:
-    api_key = "mb_" + secrets.token_urlsafe(32)
+    api_key = new_api_key()
     smtp_password = secrets.token_urlsafe(18)
     user_id = store.add_user(email, is_admin, seat, hash_api_key(api_key), hash_password(smtp_password))
     return NewUser(user_id, api_key, smtp_password)

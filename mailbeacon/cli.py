@@ -496,6 +496,18 @@ def user_password(email: str, password_stdin: bool, data_dir: Path, db_url: str 
     click.echo(f"password of {email} set")
 
 
+@user.command("new-key")
+@click.argument("email")
+@data_option
+@db_option
+def user_new_key(email: str, data_dir: Path, db_url: str | None) -> None:
+    """Give EMAIL a new API key (printed once); the old key stops working at once."""
+    from mailbeacon import accounts
+
+    with _store(data_dir, db_url) as store:
+        click.echo(accounts.replace_api_key(store, _user_named(store, email).id))
+
+
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @data_option

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mailbeacon.accounts import verify_dashboard_password
+from mailbeacon.accounts import hash_api_key, verify_dashboard_password
 from mailbeacon.cli import main
 from mailbeacon.store import open_store
 
@@ -51,3 +51,14 @@ def test_seat_and_admin_role_change_and_show_in_the_list(tmp_path: Path) -> None
     assert (listed["ann@example.com"]["seat"], listed["ann@example.com"]["admin"]) == ("sales", True)
     assert listed["bob@example.com"]["admin"] is False
     assert listed["bob@example.com"]["dashboard"] is False
+
+
+def test_a_new_api_key_replaces_the_old_one(tmp_path: Path) -> None:
+    data = str(tmp_path)
+    old = json.loads(run("user", "add", "ann@example.com", "--json", "--data", data))["api_key"]
+    new = run("user", "new-key", "ann@example.com", "--data", data).strip()
+    assert new.startswith("mb_") and new != old
+    with open_store(f"sqlite:///{tmp_path / 'mailbeacon.db'}") as store:
+        assert store.user_by_api_key_hash(hash_api_key(old)) is None
+        found = store.user_by_api_key_hash(hash_api_key(new))
+        assert found is not None and found.email == "ann@example.com"

@@ -77,7 +77,7 @@ def select_users(conn: Connection) -> list[UserRow]:
 
 def update_user(conn: Connection, user_id: int, changes: dict[str, object]) -> bool:
     """Set the given columns of one user; False if there is no such user."""
-    allowed = {"seat", "is_admin", "password_hash", "notify_first_open", "notify_reopen_after", "notify_clicks"}
+    allowed = {"seat", "is_admin", "password_hash", "api_key_hash", "notify_first_open", "notify_reopen_after", "notify_clicks"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))} of a user")
