@@ -7,7 +7,7 @@ thread. Driver errors never escape: an unusable database raises StoreUnavailable
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
@@ -66,6 +66,8 @@ from mailbeacon.store.outbound import (
     select_do_not_track,
 )
 from mailbeacon.store.postgres import open_postgres
+from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
+from mailbeacon.store.settings import ServerSettings, checked, select_settings, upsert_setting
 from mailbeacon.store.sqlite import open_sqlite
 
 __all__ = [
@@ -87,7 +89,9 @@ __all__ = [
     "EventRow",
     "FeedFilter",
     "FeedItem",
+    "PrivacyRun",
     "Queued",
+    "ServerSettings",
     "Store",
     "StoreConflict",
     "StoreUnavailable",
@@ -305,6 +309,49 @@ class Store:
         """The list (lower-cased), or those of `among` that are on it."""
         with self._translated("read the do-not-track list"), self._read() as conn:
             return select_do_not_track(conn, among)
+
+    # Privacy: settings changed at run time and the job that applies them (store/settings.py, store/privacy.py).
+
+    def get_settings(self) -> ServerSettings:
+        """The stored server-wide settings, defaults where none is stored."""
+        with self._translated("read settings"), self._read() as conn:
+            return select_settings(conn)
+
+    def set_setting(self, name: str, value: object) -> ServerSettings:
+        """Check and store one setting (ConfigError names what it takes); returns them all."""
+        stored = checked(name, value)
+        with self._translated(f"store the setting {name}"), self._write() as conn:
+            upsert_setting(conn, name, stored, time.time())
+            return select_settings(conn)
+
+    def apply_privacy(self, now: float, batch: int = 5000, pause: float = 0.0) -> PrivacyRun:
+        """Delete events past the retention, then cut old IPs to their network, `batch` rows a transaction.
+
+        Resumable: stopped anywhere, the next run goes on from there. `pause` seconds
+        between transactions leave the write lock to the hot path meanwhile.
+        """
+        settings = self.get_settings()
+        deleted = truncated = 0
+        if settings.retention_days is not None:
+            cutoff = now - settings.retention_days * 86400.0
+            deleted = self._in_steps("delete old events", partial(delete_step, cutoff=cutoff, limit=batch), pause)
+        if settings.ip_truncate_after_days is not None:
+            cutoff = now - settings.ip_truncate_after_days * 86400.0
+            step = partial(truncate_step, cutoff=cutoff, limit=batch, now=now)
+            truncated = self._in_steps("truncate old IPs", step, pause)
+        return PrivacyRun(truncated=truncated, deleted=deleted)
+
+    def _in_steps(self, action: str, step: Callable[[Connection], tuple[int, bool]], pause: float) -> int:
+        """Run `step` (rows changed, done) one write transaction at a time until done; total rows changed."""
+        total = 0
+        while True:
+            with self._translated(action), self._write(Lock.PIPELINE) as conn:
+                changed, done = step(conn)
+            total += changed
+            if done:
+                return total
+            if pause:
+                time.sleep(pause)
 
     def add_user(self, email: str, is_admin: bool, seat: str, api_key_hash: str, smtp_password_hash: str) -> int:
         try:
