@@ -51,7 +51,7 @@ class FeedFilter:
     """True: only what counts as a person (notice set); False: only machine and sender events."""
 
 
-def _query() -> Select[tuple[object, ...]]:
+def feed_query() -> Select[tuple[object, ...]]:
     return select(
         events.c.id, events.c.type, events.c.occurred_at, feed.c.user_id, feed.c.message_id, messages.c.subject,
         feed.c.recipient, events.c.link_idx, events.c.url, events.c.ip, events.c.user_agent,
@@ -61,7 +61,7 @@ def _query() -> Select[tuple[object, ...]]:
     )
 
 
-def _items(conn: Connection, query: Select[tuple[object, ...]]) -> list[FeedItem]:
+def feed_items(conn: Connection, query: Select[tuple[object, ...]]) -> list[FeedItem]:
     return [
         FeedItem(
             id=r.id, type=r.type, occurred_at=r.occurred_at, user_id=r.user_id, message_id=r.message_id,
@@ -75,7 +75,11 @@ def _items(conn: Connection, query: Select[tuple[object, ...]]) -> list[FeedItem
 
 def select_feed(conn: Connection, where: FeedFilter, before: int | None, limit: int) -> list[FeedItem]:
     """Newest first, events with id < `before` (None: from the newest)."""
-    query = _query().order_by(feed.c.event_id.desc()).limit(limit)
+    return feed_items(conn, filtered(feed_query(), where, before).order_by(feed.c.event_id.desc()).limit(limit))
+
+
+def filtered(query: Select[tuple[object, ...]], where: FeedFilter, before: int | None) -> Select[tuple[object, ...]]:
+    """`query` (a `feed_query()`) narrowed to what `where` and the cursor `before` let through."""
     if before is not None:
         query = query.where(feed.c.event_id < before)
     if where.user_id is not None:
@@ -90,7 +94,7 @@ def select_feed(conn: Connection, where: FeedFilter, before: int | None, limit: 
         query = query.where(feed.c.notice.is_not(None))
     elif where.human is False:
         query = query.where(feed.c.notice.is_(None))
-    return _items(conn, query)
+    return query
 
 
 def select_feed_after(
@@ -98,11 +102,11 @@ def select_feed_after(
 ) -> list[FeedItem]:
     """In log order, events with after < id <= up_to: what a live stream or the webhook fan-out has not seen."""
     query = (
-        _query()
+        feed_query()
         .where(feed.c.event_id > after, feed.c.event_id <= up_to)
         .order_by(feed.c.event_id)
         .limit(limit)
     )
     if user_ids is not None:
         query = query.where(feed.c.user_id.in_(list(user_ids)))
-    return _items(conn, query)
+    return feed_items(conn, query)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    func,
     true,
 )
 
@@ -72,6 +73,9 @@ messages = Table(
     Column("submitted_from", Text, nullable=True),
     # The client IP that submitted it (relay or API): the sender's own opens come from there.
     # How it was sent: relay, send, api, campaign; None for `mailbeacon instrument`.
+    # The messages list pages by (created_at, id), per user or for everyone (store/reports.py).
+    Index("ix_messages_user_created", "user_id", "created_at", "id"),
+    Index("ix_messages_created", "created_at", "id"),
 )
 
 deliveries = Table(
@@ -95,6 +99,8 @@ deliveries = Table(
     Column("upstream_reply", Text, nullable=True),
     CheckConstraint("length(delivery_key) BETWEEN 12 AND 64", name="delivery_key_length"),
 )
+Index("ix_deliveries_recipient_lower", func.lower(deliveries.c.recipient))
+"""A contact is a recipient address in any case: contacts and the recipient filters look it up lower-cased."""
 
 DELIVERY_STATUSES = ("queued", "sent", "bounced")
 

@@ -17,12 +17,24 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    func,
 )
 
 from mailbeacon.store.migrations import NAMING_CONVENTION, add_missing_columns
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Table("users", metadata, Column("id", Integer, primary_key=True))
+_messages = Table(
+    "messages", metadata, Column("id", Integer, primary_key=True), Column("user_id", Integer),
+    Column("created_at", Float),
+)
+_deliveries = Table("deliveries", metadata, Column("id", Integer, primary_key=True), Column("recipient", Text))
+INDEXES = [
+    Index("ix_messages_user_created", _messages.c.user_id, _messages.c.created_at, _messages.c.id),
+    Index("ix_messages_created", _messages.c.created_at, _messages.c.id),
+    Index("ix_deliveries_recipient_lower", func.lower(_deliveries.c.recipient)),
+]
+"""For the messages list and contacts (store/reports.py); the tables exist already, so created one by one."""
 Table(
     "feed",
     metadata,
@@ -98,6 +110,8 @@ NEW_COLUMNS = {
 def upgrade(conn: Connection) -> None:
     add_missing_columns(conn, NEW_COLUMNS)
     metadata.create_all(conn, checkfirst=True)
+    for index in INDEXES:
+        index.create(conn, checkfirst=True)
     # The classify reader derives the feed from the first event again, filling it for events judged before.
     conn.exec_driver_sql("DELETE FROM pipeline_cursors WHERE name = 'classify'")
     for table in ("delivery_activity", "message_activity", "link_activity"):

@@ -1,0 +1,341 @@
+"""Reports people read: the messages list, a message's clients and timeline, contacts and their timelines.
+
+Every number comes from the pipeline's counters (`message_activity`, `delivery_activity`) or the
+`feed` rows, never from counting the events log, so a page costs index lookups whatever the log's
+size. A contact is a recipient address in any case: lower-cased to group and to look up, and
+each spelling's feed rows found through `ix_feed_user_recipient_event`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Select,
+    case,
+    cast,
+    distinct,
+    func,
+    select,
+    tuple_,
+)
+
+from mailbeacon.store.activity import MessageActivity, MessageReport, select_report
+from mailbeacon.store.feed import FeedFilter, FeedItem, feed_items, feed_query, filtered, select_feed
+from mailbeacon.store.schema import delivery_activity, deliveries, events, feed, message_activity, messages
+
+MESSAGE_SORTS = ("created_at", "open_rate", "click_rate")
+CONTACT_SORTS = ("last_sent", "email", "messages", "opens", "clicks", "last_open")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    id: int
+    user_id: int | None
+    subject: str | None
+    sender: str | None
+    created_at: float
+    source: str | None
+    recipients: int
+    """Deliveries: one per recipient (a shared copy still has one per recipient)."""
+    activity: MessageActivity
+    sort_value: float
+    """The value the list was sorted by (created_at, or a rate with 0 for no recipients): the cursor's half."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    """What the messages list shows; every field narrows it."""
+
+    user_id: int | None = None
+    """None: everyone's (an admin's view)."""
+    recipient: str | None = None
+    """Sent to this address (exact, case-insensitive)."""
+    since: float | None = None
+    """created_at >= since."""
+    until: float | None = None
+    """created_at < until."""
+    opened: bool | None = None
+    """True: at least one recipient opened it as a person (a unique human open); False: none did."""
+    clicked: bool | None = None
+    sort: str = "created_at"
+    """One of MESSAGE_SORTS; rates are unique human opens (clicks) over recipients."""
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    items: list[MessageSummary]
+    more: bool
+    """More items follow the last one: pass (last.sort_value, last.id) as `after`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSeen:
+    """A mail client or device seen on a delivery's events."""
+
+    client: str
+    events: int
+    human: int
+    """Of which counted as a person's (human, proxied, suspect_forward)."""
+    last_seen_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDetail:
+    report: MessageReport
+    clients: dict[bytes, list[ClientSeen]]
+    """Per delivery key, most used first."""
+    timeline: list[FeedItem]
+    """The message's newest events, newest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    email: str
+    """Lower-cased."""
+    messages: int
+    raw_opens: int
+    human_opens: int
+    raw_clicks: int
+    human_clicks: int
+    first_sent_at: float
+    last_sent_at: float
+    last_human_open_at: float | None
+    last_activity_at: float | None = None
+    """When their newest event (of any class) happened; filled in for the contacts of a page."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactQuery:
+    user_id: int | None = None
+    """None: everyone's contacts (an admin's view)."""
+    sort: str = "last_sent"
+    """One of CONTACT_SORTS."""
+    descending: bool = True
+
+
+# --- messages -------------------------------------------------------------------------------------------
+
+
+_ACTIVITY = [f.name for f in fields(MessageActivity)]
+
+
+def select_messages(
+    conn: Connection, where: MessageQuery, after: tuple[float, int] | None, limit: int
+) -> MessagePage:
+    """One page of the messages list; `after` is the (sort_value, id) of the previous page's last item."""
+    recipients = (
+        select(func.count())
+        .select_from(deliveries)
+        .where(deliveries.c.message_id == messages.c.id)
+        .correlate(messages)
+        .scalar_subquery()
+    )
+    sort_value = _sort_value(where.sort, recipients)
+    query: Select[tuple[object, ...]] = select(
+        messages.c.id, messages.c.user_id, messages.c.subject, messages.c.sender, messages.c.created_at,
+        messages.c.source, recipients.label("recipients"),
+        *(func.coalesce(message_activity.c[name], 0).label(name) for name in _ACTIVITY),
+        sort_value.label("sort_value"),
+    ).select_from(messages.outerjoin(message_activity, message_activity.c.message_id == messages.c.id))
+    query = _message_filters(query, where)
+    if after is not None:
+        key = tuple_(sort_value, messages.c.id)
+        query = query.where(key < tuple_(*after) if where.descending else key > tuple_(*after))
+    if where.descending:
+        query = query.order_by(sort_value.desc(), messages.c.id.desc())
+    else:
+        query = query.order_by(sort_value.asc(), messages.c.id.asc())
+    rows = conn.execute(query.limit(limit + 1)).all()
+    items = [
+        MessageSummary(
+            r.id, r.user_id, r.subject, r.sender, r.created_at, r.source, r.recipients,
+            MessageActivity(**{name: getattr(r, name) for name in _ACTIVITY}), float(r.sort_value),
+        )
+        for r in rows[:limit]
+    ]
+    return MessagePage(items, len(rows) > limit)
+
+
+def _sort_value(sort: str, recipients: ColumnElement[int]) -> ColumnElement[float]:
+    if sort == "created_at":
+        return messages.c.created_at
+    counter = {"open_rate": "unique_human_opens", "click_rate": "unique_human_clicks"}.get(sort)
+    if counter is None:
+        raise ValueError(f"sort must be one of {', '.join(MESSAGE_SORTS)}, got {sort!r}")
+    # The same division on both dialects (IEEE doubles), so a cursor's value compares equal to the row's.
+    rate = cast(func.coalesce(message_activity.c[counter], 0), Float) / func.nullif(recipients, 0)
+    return func.coalesce(rate, 0.0)
+
+
+def _message_filters(query: Select[tuple[object, ...]], where: MessageQuery) -> Select[tuple[object, ...]]:
+    if where.user_id is not None:
+        query = query.where(messages.c.user_id == where.user_id)
+    if where.since is not None:
+        query = query.where(messages.c.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(messages.c.created_at < where.until)
+    if where.recipient is not None:
+        sent_to = select(deliveries.c.message_id).where(_address_is(where.recipient))
+        query = query.where(messages.c.id.in_(sent_to))
+    for wanted, counter in ((where.opened, "unique_human_opens"), (where.clicked, "unique_human_clicks")):
+        if wanted is not None:
+            value = func.coalesce(message_activity.c[counter], 0)
+            query = query.where(value > 0 if wanted else value == 0)
+    return query
+
+
+def _address_is(address: str) -> ColumnElement[bool]:
+    """Both sides lower-cased by the database (SQLite: ASCII letters only), the same way the index is."""
+    return func.lower(deliveries.c.recipient) == func.lower(address)
+
+
+def message_visible(conn: Connection, message_id: int, user_id: int | None) -> bool:
+    """The message exists and belongs to `user_id` (None: to anyone, an admin asking)."""
+    query = select(messages.c.id).where(messages.c.id == message_id)
+    if user_id is not None:
+        query = query.where(messages.c.user_id == user_id)
+    return conn.execute(query).first() is not None
+
+
+def select_detail(conn: Connection, message_id: int, timeline: int) -> MessageDetail | None:
+    report = select_report(conn, message_id)
+    if report is None:
+        return None
+    return MessageDetail(
+        report,
+        select_clients(conn, message_id),
+        select_feed(conn, FeedFilter(message_id=message_id), None, timeline) if timeline else [],
+    )
+
+
+def select_clients(conn: Connection, message_id: int) -> dict[bytes, list[ClientSeen]]:
+    """Per delivery of the message, the clients its events came from (as the pipeline named them)."""
+    rows = conn.execute(
+        select(
+            events.c.delivery_key, events.c.client, func.count().label("n"),
+            func.sum(case((feed.c.notice.is_not(None), 1), else_=0)).label("human"),
+            func.max(events.c.occurred_at).label("last"),
+        )
+        .select_from(feed.join(events, events.c.id == feed.c.event_id))
+        .where(feed.c.message_id == message_id, events.c.client.is_not(None))
+        .group_by(events.c.delivery_key, events.c.client)
+        .order_by(events.c.delivery_key, func.count().desc(), events.c.client)
+    ).all()
+    found: dict[bytes, list[ClientSeen]] = {}
+    for r in rows:
+        found.setdefault(bytes(r.delivery_key), []).append(ClientSeen(r.client, r.n, int(r.human or 0), r.last))
+    return found
+
+
+# --- contacts -------------------------------------------------------------------------------------------
+
+
+def select_contacts(conn: Connection, where: ContactQuery, offset: int, limit: int) -> tuple[list[Contact], bool]:
+    """A page of the people sent to, with their counts; True if more follow."""
+    columns = _contact_columns()
+    order = {
+        "last_sent": columns["last_sent_at"], "email": columns["email"], "messages": columns["messages"],
+        "opens": columns["human_opens"], "clicks": columns["human_clicks"],
+        "last_open": func.coalesce(columns["last_human_open_at"], -1.0),
+    }.get(where.sort)
+    if order is None:
+        raise ValueError(f"sort must be one of {', '.join(CONTACT_SORTS)}, got {where.sort!r}")
+    query = (
+        _contacts_of(where.user_id, columns)
+        .group_by(columns["email"])
+        .order_by(order.desc() if where.descending else order.asc(), columns["email"])
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    rows = conn.execute(query).all()
+    contacts = [Contact(**r._asdict()) for r in rows[:limit]]
+    return _with_last_activity(conn, where.user_id, contacts), len(rows) > limit
+
+
+def select_contact(conn: Connection, user_id: int | None, address: str) -> Contact | None:
+    """One contact's counts; None if `user_id` (None: anyone) never sent to the address."""
+    columns = _contact_columns()
+    columns["email"] = func.min(columns["email"])  # one group: the address in any case
+    row = conn.execute(_contacts_of(user_id, columns).where(_address_is(address))).one()
+    if not row.messages:
+        return None
+    return _with_last_activity(conn, user_id, [Contact(**row._asdict())])[0]
+
+
+def _contact_columns() -> dict[str, ColumnElement[Any]]:
+    return {
+        "email": func.lower(deliveries.c.recipient),
+        "messages": func.count(distinct(deliveries.c.message_id)),
+        "raw_opens": func.coalesce(func.sum(delivery_activity.c.raw_opens), 0),
+        "human_opens": func.coalesce(func.sum(delivery_activity.c.human_opens), 0),
+        "raw_clicks": func.coalesce(func.sum(delivery_activity.c.raw_clicks), 0),
+        "human_clicks": func.coalesce(func.sum(delivery_activity.c.human_clicks), 0),
+        "first_sent_at": func.min(deliveries.c.created_at),
+        "last_sent_at": func.max(deliveries.c.created_at),
+        "last_human_open_at": func.max(delivery_activity.c.last_human_open_at),
+    }
+
+
+def _contacts_of(user_id: int | None, columns: dict[str, ColumnElement[Any]]) -> Select[tuple[object, ...]]:
+    query = select(*(c.label(name) for name, c in columns.items())).select_from(
+        deliveries.join(messages, messages.c.id == deliveries.c.message_id).outerjoin(
+            delivery_activity, delivery_activity.c.delivery_key == deliveries.c.delivery_key
+        )
+    )
+    return query if user_id is None else query.where(messages.c.user_id == user_id)
+
+
+def select_contact_feed(
+    conn: Connection, user_id: int | None, address: str, where: FeedFilter, before: int | None, limit: int
+) -> list[FeedItem]:
+    """The feed items of everything `user_id` (None: anyone) sent to the address in any spelling, newest first.
+
+    One index range per (owner, spelling), merged: each is a walk down `ix_feed_user_recipient_event`.
+    """
+    narrowed = replace(where, user_id=None, recipient=None)
+    lowered = conn.execute(select(func.lower(address))).scalar_one()
+    found: dict[int, FeedItem] = {}
+    for owner, spelling, _ in _spellings(conn, user_id, [lowered]):
+        query = filtered(feed_query(), narrowed, before).where(feed.c.user_id == owner, feed.c.recipient == spelling)
+        for item in feed_items(conn, query.order_by(feed.c.event_id.desc()).limit(limit)):
+            found[item.id] = item
+    return sorted(found.values(), key=lambda item: item.id, reverse=True)[:limit]
+
+
+def _spellings(
+    conn: Connection, user_id: int | None, lowered: Sequence[str]
+) -> list[tuple[int | None, str, str]]:
+    """(owner, recipient as stored, lower-cased) of the deliveries to these (lower-cased) addresses."""
+    email = func.lower(deliveries.c.recipient)
+    query = (
+        select(messages.c.user_id, deliveries.c.recipient, email.label("email"))
+        .distinct()
+        .select_from(deliveries.join(messages, messages.c.id == deliveries.c.message_id))
+        .where(email.in_(list(lowered)))
+    )
+    if user_id is not None:
+        query = query.where(messages.c.user_id == user_id)
+    return [(r.user_id, r.recipient, r.email) for r in conn.execute(query)]
+
+
+def _with_last_activity(conn: Connection, user_id: int | None, contacts: list[Contact]) -> list[Contact]:
+    """Each contact's newest event time: the newest feed row of each (owner, spelling), an index lookup each."""
+    newest: dict[str, int] = {}
+    for owner, spelling, email in _spellings(conn, user_id, [c.email for c in contacts]) if contacts else []:
+        last = conn.execute(
+            select(func.max(feed.c.event_id)).where(feed.c.user_id == owner, feed.c.recipient == spelling)
+        ).scalar()
+        if last is not None:
+            newest[email] = max(newest.get(email, 0), int(last))
+    if not newest:
+        return contacts
+    rows = conn.execute(select(events.c.id, events.c.occurred_at).where(events.c.id.in_(list(newest.values()))))
+    times = {r.id: r.occurred_at for r in rows}
+    return [replace(c, last_activity_at=times.get(newest[c.email])) if c.email in newest else c for c in contacts]
