@@ -35,6 +35,7 @@ from mailbeacon.relay import (
 )
 from mailbeacon.classify import Networks, Policy
 from mailbeacon.pipeline import Pipeline
+from mailbeacon.pipeline.privacy import PrivacyJob
 from mailbeacon.store import Store, StoreUnavailable, open_store
 from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
@@ -206,6 +207,7 @@ def build_app(
         if sending
         else None
     )
+    privacy = PrivacyJob(store) if sending else None  # retention and IP truncation, hourly
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -219,6 +221,8 @@ def build_app(
         relay = handler = None
         if pipeline is not None:
             await pipeline.start()
+        if privacy is not None:
+            await privacy.start()
         if outbound is not None:
             await outbound.start()
             if smtp_sock is not None and options is not None:
@@ -235,6 +239,8 @@ def build_app(
             if outbound is not None:
                 await outbound.stop()
             await batcher.stop()
+            if privacy is not None:
+                await privacy.stop()
             if pipeline is not None:
                 await pipeline.stop()
 

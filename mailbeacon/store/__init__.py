@@ -67,6 +67,7 @@ from mailbeacon.store.outbound import (
 )
 from mailbeacon.store.postgres import open_postgres
 from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
+from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
 from mailbeacon.store.reports import (
     CONTACT_SORTS,
     MESSAGE_SORTS,
@@ -85,6 +86,7 @@ from mailbeacon.store.reports import (
     select_messages,
 )
 from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
+from mailbeacon.store.settings import ServerSettings, checked, select_settings, upsert_setting
 from mailbeacon.store.settings import ServerSettings, checked, select_settings, upsert_setting
 from mailbeacon.store.sqlite import open_sqlite
 
@@ -118,7 +120,9 @@ __all__ = [
     "FeedFilter",
     "FeedItem",
     "PrivacyRun",
+    "PrivacyRun",
     "Queued",
+    "ServerSettings",
     "ServerSettings",
     "Store",
     "StoreConflict",
@@ -372,6 +376,54 @@ class Store:
         """The list (lower-cased), or those of `among` that are on it."""
         with self._translated("read the do-not-track list"), self._read() as conn:
             return select_do_not_track(conn, among)
+
+    # Privacy: settings changed at run time and the job that applies them (store/settings.py, store/privacy.py).
+
+    def get_settings(self) -> ServerSettings:
+        """The stored server-wide settings, defaults where none is stored."""
+        with self._translated("read settings"), self._read() as conn:
+            return select_settings(conn)
+
+    def set_setting(self, name: str, value: object) -> ServerSettings:
+        """Check and store one setting (ConfigError names what it takes); returns them all."""
+        stored = checked(name, value)
+        with self._translated(f"store the setting {name}"), self._write() as conn:
+            upsert_setting(conn, name, stored, time.time())
+            return select_settings(conn)
+
+    def apply_privacy(
+        self, now: float, batch: int = 5000, pause: float = 0.0, stop: Callable[[], bool] = lambda: False
+    ) -> PrivacyRun:
+        """Delete events past the retention, then cut old IPs to their network, `batch` rows a transaction.
+
+        Resumable: stopped anywhere (`stop()` is asked between transactions), the next
+        run goes on from there. `pause` seconds between transactions leave the write
+        lock to the hot path meanwhile.
+        """
+        settings = self.get_settings()
+        deleted = truncated = 0
+        if settings.retention_days is not None:
+            cutoff = now - settings.retention_days * 86400.0
+            deleted = self._in_steps("delete old events", partial(delete_step, cutoff=cutoff, limit=batch), pause, stop)
+        if settings.ip_truncate_after_days is not None:
+            cutoff = now - settings.ip_truncate_after_days * 86400.0
+            step = partial(truncate_step, cutoff=cutoff, limit=batch, now=now)
+            truncated = self._in_steps("truncate old IPs", step, pause, stop)
+        return PrivacyRun(truncated=truncated, deleted=deleted)
+
+    def _in_steps(
+        self, action: str, step: Callable[[Connection], tuple[int, bool]], pause: float, stop: Callable[[], bool]
+    ) -> int:
+        """Run `step` (rows changed, done) one write transaction at a time until done; total rows changed."""
+        total = 0
+        while True:
+            with self._translated(action), self._write(Lock.PIPELINE) as conn:
+                changed, done = step(conn)
+            total += changed
+            if done or stop():
+                return total
+            if pause:
+                time.sleep(pause)
 
     # Privacy: settings changed at run time and the job that applies them (store/settings.py, store/privacy.py).
 

@@ -32,6 +32,8 @@ class Lock(enum.IntEnum):
     """One process at a time advances the pipeline's readers."""
     OUTBOUND = 0x6D62_0003
     """Workers of several processes claim queued copies one at a time."""
+    WEBHOOKS = 0x6D62_0005
+    """The webhook fan-out moves its cursor, and workers claim outbox rows, one process at a time."""
 
 
 @dataclass(frozen=True, slots=True)

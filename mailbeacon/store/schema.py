@@ -253,6 +253,8 @@ webhooks = Table(
     Column("enabled", Boolean, nullable=False),
     Column("disabled_reason", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+    Column("all_users", Boolean, nullable=False, server_default=false()),
+    # An admin's endpoint for everyone's events; otherwise (and for non-admins) only the owner's.
 )
 
 webhook_outbox = Table(
@@ -273,6 +275,8 @@ webhook_outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float, nullable=True),
+    Column("retry_until", Float, nullable=True),
+    # Set at the first failed attempt (then + the retry window); a manual redelivery clears it.
 )
 
 webhook_attempts = Table(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    false,
     func,
 )
 
@@ -59,6 +60,7 @@ Table(
     Column("enabled", Boolean, nullable=False),
     Column("disabled_reason", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+    Column("all_users", Boolean, nullable=False, server_default=false()),
 )
 Table(
     "webhook_outbox",
@@ -76,6 +78,7 @@ Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("delivered_at", Float, nullable=True),
+    Column("retry_until", Float, nullable=True),
 )
 Table(
     "webhook_attempts",

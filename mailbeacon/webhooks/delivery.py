@@ -1,0 +1,211 @@
+"""The delivery worker: claims due outbox messages and POSTs them, signed, to their endpoints.
+
+A 2xx answer delivers. `410 Gone` turns the endpoint off (its pending messages
+become disabled, redeliverable by hand once it is enabled again). Anything else
+(another status, a redirect, no answer within the timeout) is retried with
+exponential backoff and jitter until the retry window, counted from the first
+failed attempt, ends; then the message is failed. Claims carry a lease, so a
+server killed mid-delivery sends the message again after the lease; a server
+stopped cleanly hands its claims back at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from mailbeacon import __version__
+from mailbeacon.store import DueWebhook, Store, StoreUnavailable, WebhookAttempt
+from mailbeacon.store.webhooks import DELIVERED, DISABLED, FAILED, PENDING, RESPONSE_KEPT
+from mailbeacon.webhooks.payloads import iso
+from mailbeacon.webhooks.signing import sign
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"mailbeacon-webhooks/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Waits after the 1st, 2nd, ... failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h, each ±20 %,
+    while within `window` of the first failure (seven attempts in 24 hours)."""
+
+    first: float = 5.0
+    """The first wait; the later ones scale with it (tests shorten them all)."""
+    window: float = 24 * 3600.0
+    SCHEDULE = (1, 60, 360, 1440, 3600, 7200)
+    """Multiples of `first`."""
+
+    def delay(self, failures: int) -> float:
+        """The wait after the `failures + 1`-th failed attempt."""
+        step = self.SCHEDULE[min(failures, len(self.SCHEDULE) - 1)]
+        return self.first * step * random.uniform(0.8, 1.2)
+
+
+class WebhookStats:
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.retried = 0
+        self.failed = 0
+        self.disabled = 0
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        backoff: Backoff = Backoff(),
+        senders: int = 4,
+        batch: int = 4,
+        timeout: float = 10.0,
+        lease: float | None = None,
+        idle_poll: float = 1.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`lease` defaults to what a whole batch may take plus a margin, so no claim lapses mid-delivery."""
+        self._store = store
+        self._backoff = backoff
+        self._senders = senders
+        self._batch = batch
+        self._timeout = timeout
+        self._lease = lease if lease is not None else batch * timeout + 20.0
+        self._idle_poll = idle_poll
+        self._transport = transport
+        self._wake = asyncio.Event()
+        self._claim_lock = asyncio.Lock()
+        self._held: set[int] = set()
+        """Outbox rows claimed here and not yet recorded: handed back on stop."""
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+        self.stats = WebhookStats()
+
+    def wake(self) -> None:
+        """Messages were queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        # No redirects: a receiver that moved must be re-registered, and a 3xx is a failed attempt.
+        self._client = httpx.AsyncClient(
+            timeout=self._timeout, follow_redirects=False, transport=self._transport,
+            headers={"user-agent": USER_AGENT},
+        )
+        self._tasks = [asyncio.create_task(self._sender()) for _ in range(self._senders)]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._held:
+            try:
+                await asyncio.to_thread(self._store.release_webhooks, sorted(self._held))
+            except StoreUnavailable as exc:
+                log.warning("webhooks: claims kept until their lease ends: %s", exc)
+            self._held.clear()
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def deliver_due(self) -> int:
+        """Claim and deliver what is due now, once; how many were attempted (for tests and tools)."""
+        claimed = await self._claim()
+        for due in claimed:
+            await self._deliver(due)
+        return len(claimed)
+
+    async def _sender(self) -> None:
+        while True:
+            try:
+                attempted = await self.deliver_due()
+            except StoreUnavailable as exc:
+                log.warning("webhooks: cannot read the outbox: %s", exc)
+                await asyncio.sleep(self._idle_poll)
+                continue
+            except Exception:  # noqa: BLE001 - one bad message must not stop the sender for good
+                log.exception("webhooks: a delivery failed; its claim lapses and it is tried again")
+                await asyncio.sleep(self._idle_poll)
+                continue
+            if not attempted:
+                await self._idle()
+
+    async def _claim(self) -> list[DueWebhook]:
+        async with self._claim_lock:  # one claim at a time in this process; the store orders processes
+            claimed = await asyncio.to_thread(self._store.claim_webhooks, self._batch, self._lease)
+        self._held.update(due.id for due in claimed)
+        return claimed
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+        except TimeoutError:
+            pass
+
+    async def _deliver(self, due: DueWebhook) -> None:
+        attempt = await self._post(due)
+        while True:  # while the store is down keep trying: the lease keeps others off the message
+            try:
+                await asyncio.to_thread(self._record, due, attempt)
+                break
+            except StoreUnavailable as exc:
+                log.warning("webhooks: cannot record delivery %s: %s", due.message_id, exc)
+                await asyncio.sleep(self._idle_poll)
+        self._held.discard(due.id)
+
+    async def _post(self, due: DueWebhook) -> WebhookAttempt:
+        assert self._client is not None, "start() the worker first"
+        body = due.payload.encode()
+        timestamp = int(time.time())
+        headers = {
+            "webhook-id": due.message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(due.secret, due.message_id, timestamp, body),
+            "content-type": "application/json",
+        }
+        attempted_at, started = time.time(), time.monotonic()
+        status: int | None = None
+        kept: bytes = b""
+        error: str | None = None
+        try:
+            async with asyncio.timeout(self._timeout):  # the whole exchange, not each read
+                async with self._client.stream("POST", due.url, content=body, headers=headers) as response:
+                    status = response.status_code
+                    async for chunk in response.aiter_raw():
+                        kept += chunk
+                        if len(kept) >= RESPONSE_KEPT:
+                            break
+        except TimeoutError:
+            error = f"no answer within {self._timeout:g} s"
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ") if status is None else None
+        if error is None and status is not None and not 200 <= status < 300:
+            error = f"HTTP {status}"
+        response_text = kept[:RESPONSE_KEPT].decode("utf-8", "replace") if status is not None else None
+        return WebhookAttempt(attempted_at, status, error, time.monotonic() - started, response_text)
+
+    def _record(self, due: DueWebhook, attempt: WebhookAttempt) -> None:
+        status = attempt.status_code
+        record = self._store.record_webhook_attempt
+        if status is not None and 200 <= status < 300:
+            record(due.id, attempt, DELIVERED)
+            self.stats.delivered += 1
+            return
+        if status == 410:
+            reason = f"the receiver answered 410 Gone at {iso(attempt.attempted_at)}"
+            record(due.id, attempt, DISABLED, disable_reason=reason)
+            self.stats.disabled += 1
+            log.info("webhooks: endpoint %d disabled: %s", due.webhook_id, reason)
+            return
+        until = due.retry_until if due.retry_until is not None else attempt.attempted_at + self._backoff.window
+        next_at = attempt.attempted_at + self._backoff.delay(due.attempts)
+        if next_at > until:
+            record(due.id, attempt, FAILED)
+            self.stats.failed += 1
+            log.info("webhooks: %s failed after %d attempts: %s", due.message_id, due.attempts + 1, attempt.error)
+            return
+        record(due.id, attempt, PENDING, next_attempt_at=next_at, retry_until=until)
+        self.stats.retried += 1
