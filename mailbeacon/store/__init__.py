@@ -72,7 +72,7 @@ from mailbeacon.store.reports import (
     CONTACT_SORTS,
     MESSAGE_SORTS,
     ClientSeen,
-    Contact,
+    ContactActivity,
     ContactQuery,
     MessageDetail,
     MessagePage,
@@ -95,7 +95,7 @@ __all__ = [
     "CONTACT_SORTS",
     "MESSAGE_SORTS",
     "ClientSeen",
-    "Contact",
+    "ContactActivity",
     "ContactQuery",
     "MessageDetail",
     "MessagePage",
@@ -279,12 +279,12 @@ class Store:
         with self._translated("read a message report"), self._read() as conn:
             return select_detail(conn, message_id, timeline)
 
-    def contacts(self, where: ContactQuery, offset: int = 0, limit: int = 50) -> tuple[list[Contact], bool]:
+    def contacts(self, where: ContactQuery, offset: int = 0, limit: int = 50) -> tuple[list[ContactActivity], bool]:
         """A page of the addresses sent to (lower-cased), with counts; True if more follow. ValueError: bad sort."""
         with self._translated("read contacts"), self._read() as conn:
             return select_contacts(conn, where, offset, limit)
 
-    def contact(self, user_id: int | None, address: str) -> Contact | None:
+    def contact(self, user_id: int | None, address: str) -> ContactActivity | None:
         """One address's counts (any case); None if `user_id` (None: anyone) never sent to it."""
         with self._translated("read a contact"), self._read() as conn:
             return select_contact(conn, user_id, address)

@@ -96,7 +96,7 @@ class MessageDetail:
 
 
 @dataclass(frozen=True, slots=True)
-class Contact:
+class ContactActivity:
     email: str
     """Lower-cased."""
     messages: int
@@ -237,7 +237,7 @@ def select_clients(conn: Connection, message_id: int) -> dict[bytes, list[Client
 # --- contacts -------------------------------------------------------------------------------------------
 
 
-def select_contacts(conn: Connection, where: ContactQuery, offset: int, limit: int) -> tuple[list[Contact], bool]:
+def select_contacts(conn: Connection, where: ContactQuery, offset: int, limit: int) -> tuple[list[ContactActivity], bool]:
     """A page of the people sent to, with their counts; True if more follow."""
     columns = _contact_columns()
     order = {
@@ -255,18 +255,18 @@ def select_contacts(conn: Connection, where: ContactQuery, offset: int, limit: i
         .limit(limit + 1)
     )
     rows = conn.execute(query).all()
-    contacts = [Contact(**r._asdict()) for r in rows[:limit]]
+    contacts = [ContactActivity(**r._asdict()) for r in rows[:limit]]
     return _with_last_activity(conn, where.user_id, contacts), len(rows) > limit
 
 
-def select_contact(conn: Connection, user_id: int | None, address: str) -> Contact | None:
+def select_contact(conn: Connection, user_id: int | None, address: str) -> ContactActivity | None:
     """One contact's counts; None if `user_id` (None: anyone) never sent to the address."""
     columns = _contact_columns()
     columns["email"] = func.min(columns["email"])  # one group: the address in any case
     row = conn.execute(_contacts_of(user_id, columns).where(_address_is(address))).one()
     if not row.messages:
         return None
-    return _with_last_activity(conn, user_id, [Contact(**row._asdict())])[0]
+    return _with_last_activity(conn, user_id, [ContactActivity(**row._asdict())])[0]
 
 
 def _contact_columns() -> dict[str, ColumnElement[Any]]:
@@ -325,7 +325,7 @@ def _spellings(
     return [(r.user_id, r.recipient, r.email) for r in conn.execute(query)]
 
 
-def _with_last_activity(conn: Connection, user_id: int | None, contacts: list[Contact]) -> list[Contact]:
+def _with_last_activity(conn: Connection, user_id: int | None, contacts: list[ContactActivity]) -> list[ContactActivity]:
     """Each contact's newest event time: the newest feed row of each (owner, spelling), an index lookup each."""
     newest: dict[str, int] = {}
     for owner, spelling, email in _spellings(conn, user_id, [c.email for c in contacts]) if contacts else []:
