@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from mailbeacon.store import FanOutStep, Store, StoreUnavailable
@@ -41,11 +42,24 @@ class WebhookFanOut:
             self._queued()
         return done
 
-    def catch_up(self) -> int:
-        """Step until the cursor reaches what the classify reader has judged; how many messages were queued."""
+    def catch_up(self, patience: float = 10.0) -> int:
+        """Step until the cursor reaches what the classify reader has judged; how many messages were queued.
+
+        A busy store (another process writing) is waited for up to `patience` seconds.
+        """
         queued = 0
+        failing_since: float | None = None
         while True:
-            done = self.step()
+            try:
+                done = self.step()
+            except StoreUnavailable:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > patience:
+                    raise
+                time.sleep(0.05)
+                continue
+            failing_since = None
             queued += done.queued
             if not done.moved and not done.raced:
                 return queued

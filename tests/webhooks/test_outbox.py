@@ -12,16 +12,31 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
 
 from mailbeacon.events import EventKind, RawEvent
 from mailbeacon.pipeline import Pipeline
-from mailbeacon.store import NewWebhookMessage, Store, Webhook, WebhookAttempt, open_store
+from mailbeacon.store import NewWebhookMessage, Store, StoreUnavailable, Webhook, WebhookAttempt, open_store
 from mailbeacon.store.webhooks import DELIVERED, DISABLED, PENDING
 from mailbeacon.webhooks import WebhookFanOut, new_secret
 
 THUNDERBIRD = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:115.0) Gecko/20100101 Thunderbird/115.3.1"
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 _uids = itertools.count(1)
+T = TypeVar("T")
+
+
+def patiently(call: Callable[[], T], patience: float = 20.0) -> T:
+    """What a worker does when another process holds SQLite's write lock: try again, for a bounded time."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return call()
+        except StoreUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def add_user(store: Store, email: str, admin: bool = False) -> int:
@@ -47,8 +62,8 @@ def endpoint(store: Store, user_id: int, kinds: list[str] | None = None, all_use
     return store.create_webhook(user_id, "http://127.0.0.1:9/hook", new_secret(), kinds or [], all_users)
 
 
-def queued_events(store: Store, webhook: Webhook) -> list[int | None]:
-    return sorted(d.event_id for d in store.webhook_deliveries(webhook.id, limit=10_000))
+def queued_events(store: Store, webhook: Webhook) -> list[int]:
+    return sorted(d.event_id or 0 for d in store.webhook_deliveries(webhook.id, limit=10_000))
 
 
 def test_each_event_goes_once_to_each_endpoint_that_wants_it(store: Store) -> None:
@@ -146,7 +161,7 @@ def test_two_fan_outs_racing_on_one_store_queue_each_event_once(store: Store, st
             t.start()
         for _ in range(30):
             for _ in range(3):
-                hit(store, key)
+                patiently(lambda: hit(store, key))
             Pipeline(store).catch_up()
         done.set()
         for t in threads:
@@ -194,7 +209,7 @@ def test_concurrent_claims_hand_each_message_to_one_worker(store: Store, store_u
 
     def claim(worker: Store) -> None:
         try:
-            while batch := worker.claim_webhooks(4, lease=3600):
+            while batch := patiently(lambda: worker.claim_webhooks(4, lease=3600)):
                 got.extend(c.id for c in batch)
         except BaseException as e:  # reported by the main thread
             errors.append(e)
