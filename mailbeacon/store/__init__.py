@@ -67,7 +67,6 @@ from mailbeacon.store.outbound import (
 )
 from mailbeacon.store.postgres import open_postgres
 from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
-from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
 from mailbeacon.store.reports import (
     CONTACT_SORTS,
     MESSAGE_SORTS,
@@ -85,34 +84,8 @@ from mailbeacon.store.reports import (
     select_detail,
     select_messages,
 )
-from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
-from mailbeacon.store.settings import ServerSettings, checked, select_settings, upsert_setting
 from mailbeacon.store.settings import ServerSettings, checked, select_settings, upsert_setting
 from mailbeacon.store.sqlite import open_sqlite
-from mailbeacon.store.webhooks import (
-    DueWebhook,
-    FanOut,
-    FanOutStep,
-    NewWebhookMessage,
-    Webhook,
-    WebhookAttempt,
-    WebhookDelivery,
-    claim_due_webhooks,
-    delete_webhook,
-    insert_webhook,
-    insert_webhook_message,
-    load_fan_out,
-    next_webhook_due,
-    record_attempt,
-    release_leases,
-    requeue,
-    save_fan_out,
-    select_webhook,
-    select_webhook_deliveries,
-    select_webhook_delivery,
-    select_webhooks,
-    update_webhook,
-)
 
 __all__ = [
     "ActivityTime",
@@ -144,21 +117,12 @@ __all__ = [
     "FeedFilter",
     "FeedItem",
     "PrivacyRun",
-    "PrivacyRun",
     "Queued",
-    "ServerSettings",
     "ServerSettings",
     "Store",
     "StoreConflict",
     "StoreUnavailable",
     "UserRow",
-    "DueWebhook",
-    "FanOut",
-    "FanOutStep",
-    "NewWebhookMessage",
-    "Webhook",
-    "WebhookAttempt",
-    "WebhookDelivery",
     "open_store",
 ]
 
@@ -455,150 +419,6 @@ class Store:
                 return total
             if pause:
                 time.sleep(pause)
-
-    # Privacy: settings changed at run time and the job that applies them (store/settings.py, store/privacy.py).
-
-    def get_settings(self) -> ServerSettings:
-        """The stored server-wide settings, defaults where none is stored."""
-        with self._translated("read settings"), self._read() as conn:
-            return select_settings(conn)
-
-    def set_setting(self, name: str, value: object) -> ServerSettings:
-        """Check and store one setting (ConfigError names what it takes); returns them all."""
-        stored = checked(name, value)
-        with self._translated(f"store the setting {name}"), self._write() as conn:
-            upsert_setting(conn, name, stored, time.time())
-            return select_settings(conn)
-
-    def apply_privacy(self, now: float, batch: int = 5000, pause: float = 0.0) -> PrivacyRun:
-        """Delete events past the retention, then cut old IPs to their network, `batch` rows a transaction.
-
-        Resumable: stopped anywhere, the next run goes on from there. `pause` seconds
-        between transactions leave the write lock to the hot path meanwhile.
-        """
-        settings = self.get_settings()
-        deleted = truncated = 0
-        if settings.retention_days is not None:
-            cutoff = now - settings.retention_days * 86400.0
-            deleted = self._in_steps("delete old events", partial(delete_step, cutoff=cutoff, limit=batch), pause)
-        if settings.ip_truncate_after_days is not None:
-            cutoff = now - settings.ip_truncate_after_days * 86400.0
-            step = partial(truncate_step, cutoff=cutoff, limit=batch, now=now)
-            truncated = self._in_steps("truncate old IPs", step, pause)
-        return PrivacyRun(truncated=truncated, deleted=deleted)
-
-    def _in_steps(self, action: str, step: Callable[[Connection], tuple[int, bool]], pause: float) -> int:
-        """Run `step` (rows changed, done) one write transaction at a time until done; total rows changed."""
-        total = 0
-        while True:
-            with self._translated(action), self._write(Lock.PIPELINE) as conn:
-                changed, done = step(conn)
-            total += changed
-            if done:
-                return total
-            if pause:
-                time.sleep(pause)
-
-    # Webhooks: endpoints per user, the outbox the fan-out fills, the delivery log (store/webhooks.py).
-
-    def create_webhook(
-        self, user_id: int, url: str, secret: str, event_filter: Sequence[str], all_users: bool = False
-    ) -> Webhook:
-        """Store an endpoint as given; mailbeacon.webhooks.create_endpoint checks the URL and makes the secret."""
-        with self._translated("create a webhook"), self._write() as conn:
-            return insert_webhook(conn, user_id, url, secret, event_filter, all_users, time.time())
-
-    def webhooks_of(self, user_id: int) -> list[Webhook]:
-        """A user's endpoints, oldest first."""
-        with self._translated("read webhooks"), self._read() as conn:
-            return select_webhooks(conn, user_id)
-
-    def webhook(self, webhook_id: int) -> Webhook | None:
-        """One endpoint, whoever owns it: callers check `user_id`."""
-        with self._translated("read a webhook"), self._read() as conn:
-            return select_webhook(conn, webhook_id)
-
-    def update_webhook(
-        self,
-        webhook_id: int,
-        *,
-        url: str | None = None,
-        event_filter: Sequence[str] | None = None,
-        enabled: bool | None = None,
-        all_users: bool | None = None,
-    ) -> Webhook | None:
-        """Change what is not None; enabled=False marks pending messages disabled, True re-enables."""
-        with self._translated("update a webhook"), self._write(Lock.WEBHOOKS) as conn:
-            return update_webhook(
-                conn, webhook_id, url=url, event_filter=event_filter, enabled=enabled, all_users=all_users
-            )
-
-    def delete_webhook(self, webhook_id: int) -> bool:
-        """The endpoint, its outbox and its delivery log; False if there was none."""
-        with self._translated("delete a webhook"), self._write(Lock.WEBHOOKS) as conn:
-            return delete_webhook(conn, webhook_id)
-
-    def webhook_deliveries(self, webhook_id: int, before: int | None = None, limit: int = 50) -> list[WebhookDelivery]:
-        """The delivery log, newest first, deliveries with id < `before`, each with its attempts."""
-        with self._translated("read webhook deliveries"), self._read() as conn:
-            return select_webhook_deliveries(conn, webhook_id, before, limit)
-
-    def webhook_delivery(self, delivery_id: int) -> WebhookDelivery | None:
-        with self._translated("read a webhook delivery"), self._read() as conn:
-            return select_webhook_delivery(conn, delivery_id)
-
-    def redeliver_webhook(self, delivery_id: int) -> bool:
-        """Queue a delivery again now, with the same webhook-id and body; False if there is no such delivery."""
-        with self._translated("redeliver a webhook"), self._write(Lock.WEBHOOKS) as conn:
-            return requeue(conn, delivery_id, time.time())
-
-    def queue_webhook(self, message: NewWebhookMessage) -> int:
-        """Queue one message (a test event) now; returns the delivery's id."""
-        with self._translated("queue a webhook"), self._write(Lock.WEBHOOKS) as conn:
-            return insert_webhook_message(conn, message, time.time())
-
-    def advance_webhooks(self, limit: int, fan_out: FanOut) -> FanOutStep:
-        """Queue messages for the next `limit` feed items after the fan-out's cursor, moving it in the same
-        transaction; `fan_out` runs between the read and the write, as the pipeline's derive does."""
-        with self._translated("fan out webhooks"):
-            with self._read() as conn:
-                position, end, items, endpoints = load_fan_out(conn, limit)
-            if end == position:
-                return FanOutStep(moved=False, queued=0)
-            messages = fan_out(items, endpoints) if items else []
-            with self._write(Lock.WEBHOOKS) as conn:
-                if not save_fan_out(conn, position, end, messages, time.time()):
-                    return FanOutStep(moved=False, queued=0, raced=True)
-            return FanOutStep(moved=True, queued=len(messages))
-
-    def claim_webhooks(self, limit: int, lease: float) -> list[DueWebhook]:
-        """Up to `limit` due messages of enabled endpoints, held for `lease` seconds against other workers."""
-        with self._translated("claim webhooks"), self._write(Lock.WEBHOOKS) as conn:
-            return claim_due_webhooks(conn, time.time(), limit, lease)
-
-    def record_webhook_attempt(
-        self,
-        delivery_id: int,
-        attempt: WebhookAttempt,
-        status: str,
-        *,
-        next_attempt_at: float | None = None,
-        retry_until: float | None = None,
-        disable_reason: str | None = None,
-    ) -> bool:
-        """Log an attempt and set the delivery's status (pending with `next_attempt_at` to retry);
-        `disable_reason` also turns the endpoint off. False if the delivery was deleted or changed meanwhile."""
-        with self._translated("record a webhook attempt"), self._write() as conn:
-            return record_attempt(conn, delivery_id, attempt, status, next_attempt_at, retry_until, disable_reason)
-
-    def release_webhooks(self, delivery_ids: Sequence[int]) -> None:
-        with self._translated("release webhooks"), self._write() as conn:
-            release_leases(conn, delivery_ids)
-
-    def next_webhook_at(self) -> float | None:
-        """When the earliest pending message of an enabled endpoint is due; None when there is none."""
-        with self._translated("read the webhook outbox"), self._read() as conn:
-            return next_webhook_due(conn)
 
     def add_user(self, email: str, is_admin: bool, seat: str, api_key_hash: str, smtp_password_hash: str) -> int:
         try:
