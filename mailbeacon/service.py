@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -185,9 +186,12 @@ def relay_options(settings: Settings) -> RelayOptions:
 
 
 def build_app(
-    settings: Settings, worker: int = 0, smtp_sock: socket.socket | None = None
+    settings: Settings, worker: int = 0, smtp_sock: socket.socket | None = None,
+    stopping: asyncio.Event | None = None,
 ) -> tuple[ASGIApp, Tracking, Store]:
-    """The web app of one server process; worker 0 also runs the relay (on `smtp_sock`) and the outbound worker."""
+    """The web app of one server process; worker 0 also runs the relay (on `smtp_sock`) and the outbound worker.
+
+    `stopping` is set when the server begins to shut down (StoppingServer): the live streams end then."""
     store, keyring = open_data(settings)
     batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
     tracking = Tracking(keyring, batcher, settings.trusted_proxies)
@@ -253,6 +257,7 @@ def build_app(
         outbound=outbound.stats if outbound else None,
         data_dir=settings.data_dir,
         secure_cookies=settings.links_base_url.startswith("https://"),
+        stopping=stopping if stopping is not None else asyncio.Event(),
     )
     app = create_app(web, lifespan=lifespan)
     return app, tracking, store
@@ -354,9 +359,26 @@ def serve(settings: Settings) -> None:
         smtp_sock.close()
 
 
+class StoppingServer(uvicorn.Server):
+    """Tells the app's long-lived responses that shutdown began.
+
+    uvicorn waits for every open response before it runs the lifespan's shutdown,
+    so an open live stream would hold a stopping server forever (Ctrl-C twice).
+    """
+
+    def __init__(self, config: uvicorn.Config, stopping: asyncio.Event) -> None:
+        super().__init__(config)
+        self._stopping = stopping
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._stopping.set()
+        await super().shutdown(sockets)
+
+
 def _run_worker(settings: Settings, sock: socket.socket, worker: int, smtp_sock: socket.socket | None = None) -> None:
-    app, tracking, store = build_app(settings, worker, smtp_sock)
-    server = uvicorn.Server(uvicorn_config(app, tracking))
+    stopping = asyncio.Event()
+    app, tracking, store = build_app(settings, worker, smtp_sock, stopping)
+    server = StoppingServer(uvicorn_config(app, tracking), stopping)
     try:
         server.run(sockets=[sock])  # run(), not serve(): it installs uvloop
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,4 +28,7 @@ class Web:
     """Where the capture mailbox lives (DATA/captured)."""
     secure_cookies: bool = False
     """Cookies only over HTTPS: set when the base URL is https."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the server begins to shut down: long-lived responses (the live stream) end then,
+    as uvicorn waits for every open response before it stops."""
     extras: dict[str, object] = field(default_factory=dict)
