@@ -1,4 +1,8 @@
-"""The JSON API under /api/v1/ for programs (Bearer API key) and the dashboard's scripts (session cookie)."""
+"""The JSON API under /api/v1/ for programs (Bearer API key) and the dashboard's scripts (session cookie).
+
+The events log in id order and sending; the read resources (messages, feed, contacts) are in
+`api_messages`, `api_feed` and `api_contacts`, the OpenAPI document in `openapi`.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from mailbeacon.submission import Sender
 from mailbeacon.web.auth import api_user, error
 from mailbeacon.web.compose import ComposeError, compose
 from mailbeacon.web.context import Web
-from mailbeacon.web.reports import message_json
 
 MAX_PAGE = 1000
 
@@ -84,21 +87,7 @@ def routes(web: Web) -> list[BaseRoute]:
         ]
         return JSONResponse({"message_id": submitted.message_id, "copies": copies}, status_code=202)
 
-    async def message_detail(request: Request) -> Response:
-        user = await api_user(request, store)
-        if isinstance(user, JSONResponse):
-            return user
-        try:
-            message_id = int(request.path_params["message_id"])
-        except ValueError:
-            return error(404, "not found")
-        found = await run_in_threadpool(store.message_report, message_id)
-        if found is None or not (user.is_admin or found.user_id == user.id):
-            return error(404, "not found")  # another user's message does not exist
-        return JSONResponse(message_json(found))
-
     return [
         Route("/api/v1/events", events),
         Route("/api/v1/messages", post_message, methods=["POST"]),
-        Route("/api/v1/messages/{message_id}", message_detail),
     ]

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mailbeacon.web import api, stream
+from mailbeacon.web import api, api_contacts, api_feed, api_messages, openapi, stream
 from mailbeacon.web.context import Web
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -69,7 +69,16 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
         return JSONResponse({"error": "not found"}, status_code=404)
 
     rest = Starlette(
-        routes=[Route("/healthz", healthz), Route("/metrics", metrics), *api.routes(web), *stream.routes(web)],
+        routes=[
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+            *api.routes(web),
+            *stream.routes(web),
+            *api_messages.routes(web),
+            *api_feed.routes(web),
+            *api_contacts.routes(web),
+            *openapi.routes(web),
+        ],
         exception_handlers={404: not_found},
         middleware=[
             Middleware(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailbeacon.classify import HONEYPOT_LINK
-from mailbeacon.store import Counters, MessageReport, RecipientReport
+from mailbeacon.store import Counters, MessageActivity, MessageReport, RecipientReport
 
 IMAGES_BLOCKED = "images never loaded: clicked without loading the pixel"
 
@@ -18,13 +18,9 @@ def counts(counters: Counters, noun: str) -> dict[str, int]:
     }
 
 
-def message_json(report: MessageReport) -> dict[str, Any]:
-    activity = report.activity
+def activity_json(activity: MessageActivity) -> dict[str, Any]:
+    """A message's opens and clicks: raw, human, machine, and per recipient (unique)."""
     return {
-        "id": report.id,
-        "subject": report.subject,
-        "sender": report.sender,
-        "created_at": report.created_at,
         "opens": {
             **counts(activity, "opens"),
             "unique": activity.unique_opens,
@@ -36,6 +32,16 @@ def message_json(report: MessageReport) -> dict[str, Any]:
             "unique": activity.unique_clicks,
             "unique_human": activity.unique_human_clicks,
         },
+    }
+
+
+def message_json(report: MessageReport) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "subject": report.subject,
+        "sender": report.sender,
+        "created_at": report.created_at,
+        **activity_json(report.activity),
         "recipients": [recipient_json(r) for r in report.recipients],
         "links": [
             {"idx": link.idx, "url": link.url, "clicks": {"raw": link.activity.raw_clicks,
