@@ -151,6 +151,9 @@ db_option = click.option(
                    "smtps://...; default: the capture mailbox in the data directory.")
 @click.option("--retry-after", "retry_first", default=60.0, show_default=True, type=float,
               help="Seconds before the first retry of a temporary upstream failure (each later wait doubles).")
+@click.option("--webhook-retry-after", "webhook_retry_first", default=5.0, type=float, hidden=True,
+              envvar="MAILBEACON_WEBHOOK_RETRY_AFTER",
+              help="Seconds before a failed webhook is tried again (later waits scale with it); for tests.")
 @click.option("--outbound-lease", default=120.0, show_default=True, type=float,
               help="Seconds a sender holds a copy it is delivering; after a crash, copies are sent again after it.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -186,6 +189,7 @@ def serve(
     workers: int,
     upstream: str | None,
     retry_first: float,
+    webhook_retry_first: float,
     outbound_lease: float,
     tls_cert: Path | None,
     tls_key: Path | None,
@@ -223,6 +227,7 @@ def serve(
             workers=workers,
             upstream=upstream,
             retry_first=retry_first,
+            webhook_retry_first=webhook_retry_first,
             outbound_lease=outbound_lease,
             smtp_plain_auth=smtp_plain_auth,
             tls_cert=tls_cert,

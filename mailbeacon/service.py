@@ -45,6 +45,7 @@ from mailbeacon.web.app import ASGIApp, create_app
 from mailbeacon.web.context import Web
 from mailbeacon.web.fastpath import protocol_for
 from mailbeacon.web.tracking import LOOPBACK, Tracking
+from mailbeacon.webhooks import Backoff, WebhookFanOut, WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ class Settings:
     """Seconds before the first retry of a temporary upstream failure."""
     outbound_lease: float = 120.0
     """How long a sender holds a copy; a crashed server's copies are sent again after it."""
+    webhook_retry_first: float = 5.0
+    """Seconds before a failed webhook is tried again; the later waits (5 min ... 10 h) scale with it."""
     smtp_plain_auth: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -212,6 +215,12 @@ def build_app(
         else None
     )
     privacy = PrivacyJob(store) if sending else None  # retention and IP truncation, hourly
+    webhooks = WebhookWorker(store, backoff=Backoff(first=settings.webhook_retry_first)) if sending else None
+    fan_out = (
+        WebhookFanOut(store, queued=webhooks.wake, busy=lambda: time.monotonic() - batcher.last_commit < 0.05)
+        if webhooks is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
@@ -227,6 +236,9 @@ def build_app(
             await pipeline.start()
         if privacy is not None:
             await privacy.start()
+        if webhooks is not None and fan_out is not None:
+            await webhooks.start()
+            await fan_out.start()
         if outbound is not None:
             await outbound.start()
             if smtp_sock is not None and options is not None:
@@ -242,6 +254,10 @@ def build_app(
                 handler.close()
             if outbound is not None:
                 await outbound.stop()
+            if fan_out is not None:
+                await fan_out.stop()
+            if webhooks is not None:
+                await webhooks.stop()  # hands its claims back: the next start sends them at once
             await batcher.stop()
             if privacy is not None:
                 await privacy.stop()
@@ -254,6 +270,7 @@ def build_app(
         session_secret=keyring.derive("dashboard sessions"),
         submitter=submit,
         queued=outbound.wake if outbound else lambda: None,
+        webhooks_queued=webhooks.wake if webhooks else lambda: None,
         outbound=outbound.stats if outbound else None,
         data_dir=settings.data_dir,
         secure_cookies=settings.links_base_url.startswith("https://"),

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mailbeacon.web import api, api_contacts, api_feed, api_messages, openapi, stream
+from mailbeacon.web import webhooks_api
 from mailbeacon.web.context import Web
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -73,6 +74,7 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             *api.routes(web),
+            *webhooks_api.routes(web),
             *stream.routes(web),
             *api_messages.routes(web),
             *api_feed.routes(web),

@@ -31,4 +31,6 @@ class Web:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the server begins to shut down: long-lived responses (the live stream) end then,
     as uvicorn waits for every open response before it stops."""
+    webhooks_queued: Callable[[], None] = lambda: None
+    """Told when a webhook message is queued here (a test, a redelivery): wakes this process's delivery worker."""
     extras: dict[str, object] = field(default_factory=dict)

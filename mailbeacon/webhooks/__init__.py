@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mailbeacon.webhooks.delivery import Backoff, WebhookStats, WebhookWorker
 from mailbeacon.webhooks.endpoints import (
+    EndpointDisabled,
     WebhookError,
     change_endpoint,
     check_filter,
@@ -26,6 +27,7 @@ __all__ = [
     "FILTER_KINDS",
     "TEST_TYPE",
     "Backoff",
+    "EndpointDisabled",
     "WebhookError",
     "WebhookFanOut",
     "WebhookStats",

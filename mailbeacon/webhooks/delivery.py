@@ -33,7 +33,7 @@ USER_AGENT = f"mailbeacon-webhooks/{__version__}"
 @dataclass(frozen=True, slots=True)
 class Backoff:
     """Waits after the 1st, 2nd, ... failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h, each ±20 %,
-    while within `window` of the first failure (seven attempts in 24 hours)."""
+    while within `window` of the first failure (seven or eight attempts in 24 hours)."""
 
     first: float = 5.0
     """The first wait; the later ones scale with it (tests shorten them all)."""

@@ -20,6 +20,10 @@ class WebhookError(MailbeaconError):
     """An endpoint setting or request that cannot be accepted; the message says why."""
 
 
+class EndpointDisabled(WebhookError):
+    """Nothing is sent to a disabled endpoint, not even a test or a redelivery: enable it first."""
+
+
 def check_url(url: object) -> str:
     """An absolute http(s) URL with a host; anything else is refused at creation, not at delivery.
 
@@ -97,7 +101,7 @@ def change_endpoint(
 def send_test(store: Store, webhook: Webhook) -> int:
     """Queue a `webhook.test` message to the endpoint now; returns the delivery's id."""
     if not webhook.enabled:
-        raise WebhookError("the endpoint is disabled; enable it first")
+        raise EndpointDisabled("the endpoint is disabled; enable it first")
     payload = webhook_test_payload(webhook.id, time.time())
     return store.queue_webhook(NewWebhookMessage(webhook.id, None, new_message_id(), payload))
 
@@ -108,5 +112,5 @@ def redeliver(store: Store, webhook: Webhook, delivery_id: int) -> bool:
     if found is None or found.webhook_id != webhook.id:
         return False
     if not webhook.enabled:
-        raise WebhookError("the endpoint is disabled; enable it first")
+        raise EndpointDisabled("the endpoint is disabled; enable it first")
     return store.redeliver_webhook(delivery_id)
