@@ -67,6 +67,10 @@ class Captured:
     subject: str
     pixel_urls: list[str] = field(default_factory=list)
     click_urls: list[str] = field(default_factory=list)
+    mail_from: str = ""
+    """The envelope sender (Return-Path)."""
+    from_address: str = ""
+    """The address in the From header."""
 
 
 _PIXEL = re.compile(r"""<img\b[^>]*?\bsrc=["']?([^"' >]+/o/[A-Za-z0-9_-]+\.gif)""", re.I)
@@ -93,9 +97,17 @@ def read_captured(maildir: Path) -> list[Captured]:
                 subject=str(message.get("Subject", "")),
                 pixel_urls=list(dict.fromkeys(_PIXEL.findall(html))),
                 click_urls=list(dict.fromkeys(_CLICK.findall(html))),
+                mail_from=str(message.get("Return-Path", "")).strip().strip("<>"),
+                from_address=_address(message.get("From")),
             )
         )
     return found
+
+
+def _address(header: object) -> str:
+    """The first addr-spec of an address header ('' if it has none or cannot be parsed)."""
+    addresses = getattr(header, "addresses", ())
+    return str(addresses[0].addr_spec) if addresses else ""
 
 
 def _fsync_dir(path: Path) -> None:

@@ -86,6 +86,7 @@ from mailbeacon.store.reports import (
 )
 from mailbeacon.store.settings import ServerSettings, checked, select_settings, upsert_setting
 from mailbeacon.store.sqlite import open_sqlite
+from mailbeacon.store.timeline import ActivityTime, select_message_times
 from mailbeacon.store.webhooks import (
     DueWebhook,
     FanOut,
@@ -112,6 +113,7 @@ from mailbeacon.store.webhooks import (
 )
 
 __all__ = [
+    "ActivityTime",
     "ActivityTime",
     "CONTACT_SORTS",
     "MESSAGE_SORTS",
@@ -282,6 +284,11 @@ class Store:
         """Feed items after `after` in log order, up to what the classify reader has judged."""
         with self._translated("read the feed"), self._read() as conn:
             return select_feed_after(conn, after, position_of(conn, "classify"), limit, user_ids)
+
+    def message_times(self, message_id: int, limit: int = 200_000) -> list[ActivityTime]:
+        """When the message's judged events happened, their type and class, in log order: its timeline chart."""
+        with self._translated("read a message's timeline"), self._read() as conn:
+            return select_message_times(conn, message_id, limit)
 
     def message_report(self, message_id: int) -> MessageReport | None:
         """A message with its derived counters, per recipient and per link; None if there is no such message."""

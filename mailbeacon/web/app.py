@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mailbeacon.web import api, api_contacts, api_feed, api_messages, openapi, stream
+from mailbeacon.web import api, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import webhooks_api
 from mailbeacon.web.context import Web
 
@@ -80,6 +80,7 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
             *api_feed.routes(web),
             *api_contacts.routes(web),
             *openapi.routes(web),
+            *dashboard.routes(web),
         ],
         exception_handlers={404: not_found},
         middleware=[

@@ -1,0 +1,65 @@
+"""Logging in and out: email and password, a fresh session with a fresh CSRF token, back to the page asked for."""
+
+from __future__ import annotations
+
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mailbeacon.accounts import verify_dashboard_password
+from mailbeacon.store import StoreUnavailable
+from mailbeacon.web.auth import SESSION_CSRF, SESSION_STAMP, SESSION_USER, current_user, has_csrf, session_stamp
+from mailbeacon.web.dashboard.pages import Pages, field, redirect, safe_next
+
+WRONG = "wrong email or password"
+
+
+def routes(pages: Pages) -> list[BaseRoute]:
+    store = pages.store
+
+    async def login_form(request: Request) -> Response:
+        target = safe_next(request.query_params.get("next"))
+        try:
+            if await current_user(request, store) is not None:
+                return redirect(target)
+        except StoreUnavailable as exc:
+            return pages.unavailable(request, exc)
+        return pages.render(request, "login.html", None, next=target, email="", error=None)
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        target = safe_next(field(form, "next"))
+        email = field(form, "email")
+        if not has_csrf(request, field(form, "csrf")):
+            # Login CSRF: a foreign page must not log the browser in as someone else.
+            return pages.forbidden(request, None)
+        try:
+            user = await pages.call(store.user_by_email, email) if email else None
+            # Unknown emails cost the same argon2 work, so timing tells nobody who has an account.
+            if not await pages.call(verify_dashboard_password, user, field(form, "password")) or user is None:
+                return pages.render(request, "login.html", None, status=401, next=target, email=email, error=WRONG)
+        except StoreUnavailable as exc:
+            return pages.unavailable(request, exc)
+        request.session.clear()  # nothing of the anonymous session survives (session fixation)
+        request.session.update({SESSION_USER: user.id, SESSION_STAMP: session_stamp(user)})
+        request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+        return redirect(target)
+
+    async def logout(request: Request) -> Response:
+        form = await request.form()
+        if not has_csrf(request, field(form, "csrf")):
+            return pages.forbidden(request, None)
+        request.session.clear()
+        return redirect("/login")
+
+    async def home(request: Request) -> Response:
+        return redirect("/activity")
+
+    return [
+        Route("/", home),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+    ]

@@ -1,0 +1,82 @@
+"""Users (admins only; to anyone else the pages do not exist): seats, admin flag, new users, passwords.
+
+A new user's API key and SMTP password are shown once, on the page that answers
+the form, and are never stored in a cookie or a flash message.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mailbeacon.accounts import PasswordRejected, create_user, set_dashboard_password
+from mailbeacon.store import DuplicateUser, UserRow
+from mailbeacon.web.dashboard.pages import Pages, cursor, field, flash, redirect
+
+SEATS = ("basic", "sales")
+
+
+def routes(pages: Pages) -> list[BaseRoute]:
+    store = pages.store
+
+    async def listing(request: Request, user: UserRow, created: dict[str, str] | None = None) -> Response:
+        users = await pages.call(store.users)
+        return pages.render(request, "users.html", user, users=users, seats=SEATS, created=created)
+
+    async def user_list(request: Request, user: UserRow) -> Response:
+        return await listing(request, user)
+
+    async def add(request: Request, user: UserRow, form: FormData) -> Response:
+        email, seat = field(form, "email"), field(form, "seat")
+        local, at, domain = email.rpartition("@")
+        if not (local and at and domain) or any(c.isspace() for c in email) or seat not in SEATS:
+            flash(request, "Give an email address and a seat (basic or sales).", "error")
+            return redirect("/users")
+        try:
+            made = await pages.call(create_user, store, email, form.get("admin") == "on", seat)
+        except DuplicateUser:
+            flash(request, f"A user {email} exists already.", "error")
+            return redirect("/users")
+        return await listing(request, user, {"email": email, "api_key": made.api_key,
+                                             "smtp_password": made.smtp_password})
+
+    async def target(request: Request) -> UserRow | None:
+        user_id = cursor(request.path_params["user_id"])
+        return await pages.call(store.user_by_id, user_id) if user_id else None
+
+    async def change(request: Request, user: UserRow, form: FormData) -> Response:
+        other = await target(request)
+        if other is None:
+            return pages.not_found(request, user)
+        seat, admin = field(form, "seat"), form.get("admin") == "on"
+        if seat not in SEATS:
+            flash(request, "The seat is basic or sales.", "error")
+        elif other.id == user.id and not admin:
+            flash(request, "You cannot take away your own admin role; ask another admin.", "error")
+        else:
+            await pages.call(store.update_user, other.id, seat=seat, is_admin=admin)
+            flash(request, f"{other.email}: {seat} seat{', admin' if admin else ''}.")
+        return redirect("/users")
+
+    async def password(request: Request, user: UserRow, form: FormData) -> Response:
+        other = await target(request)
+        if other is None:
+            return pages.not_found(request, user)
+        try:
+            await pages.call(set_dashboard_password, store, other.id, field(form, "password"))
+        except PasswordRejected as exc:
+            flash(request, f"Not set: {exc}.", "error")
+            return redirect("/users")
+        if other.id == user.id:
+            await pages.keep_session(request, user.id)
+        flash(request, f"Password of {other.email} set; their sessions are logged out.")
+        return redirect("/users")
+
+    return [
+        Route("/users", pages.view(user_list, admin=True)),
+        Route("/users", pages.action(add, admin=True), methods=["POST"]),
+        Route("/users/{user_id}", pages.action(change, admin=True), methods=["POST"]),
+        Route("/users/{user_id}/password", pages.action(password, admin=True), methods=["POST"]),
+    ]
