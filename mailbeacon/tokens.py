@@ -8,7 +8,7 @@ id or target URL in clear in any URL, proxy log or Referer).
 
 Deterministic SIV-style AEAD, stdlib only (keys derived per kid with HMAC-SHA256)::
 
-    header = kind (0x01 open v1, 0x02 click v1) + kid     clear, authenticated
+    header = kind (0x01 open, 0x02 click, 0x03 unsubscribe) + kid   clear, authenticated
     tag    = HMAC-SHA256(mac_key, header + plaintext)[:16]  also the synthetic IV
     body   = plaintext XOR SHAKE-256(enc_key + tag)        keyed XOF as keystream
     token  = base64url(header + tag + body), no '=' padding, one valid spelling
@@ -34,11 +34,11 @@ from pathlib import Path
 
 from mailbeacon.errors import ConfigError, TokenInvalid
 
-__all__ = ["MAX_TOKEN_CHARS", "ClickToken", "Keyring", "OpenToken"]
+__all__ = ["MAX_TOKEN_CHARS", "ClickToken", "Keyring", "OpenToken", "UnsubscribeToken"]
 
 MAX_TOKEN_CHARS = 4096  # longer input is rejected before decoding; signing refuses to exceed it
 _MAX_RAW = MAX_TOKEN_CHARS * 3 // 4
-_OPEN, _CLICK = 0x01, 0x02
+_OPEN, _CLICK, _UNSUBSCRIBE = 0x01, 0x02, 0x03
 _MIN_CHARS = 27  # 2 header + 16 tag + 2 plaintext (shortest open token) = 20 bytes
 _TAG = 16
 _BODY = 2 + _TAG
@@ -60,6 +60,13 @@ class ClickToken:
     delivery: bytes
     link: int
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeToken:
+    contact_id: int
+    campaign_id: int
+    """The campaign whose mail carried the link (0: none, e.g. a preview)."""
 
 
 def _xor(data: bytes, enc_key: bytes, tag: bytes) -> bytes:
@@ -209,6 +216,18 @@ class Keyring:
             raise ValueError(f"link index {link} is outside 0..65535")
         return self._seal(_CLICK, _delivery(delivery) + link.to_bytes(2, "big") + url.encode("utf-8"))
 
+    def sign_unsubscribe(self, contact_id: int, campaign_id: int) -> str:
+        """Token for a contact's unsubscribe URL: it alone names the contact, so ids in it cannot be edited by hand.
+
+        >>> ring = Keyring({0: bytes(32)}, active=0)
+        >>> ring.verify_unsubscribe(ring.sign_unsubscribe(41, 7))
+        UnsubscribeToken(contact_id=41, campaign_id=7)
+        """
+        for name, value in (("contact id", contact_id), ("campaign id", campaign_id)):
+            if not 0 <= value < 1 << 63:
+                raise ValueError(f"{name} {value} is outside 0..2**63-1")
+        return self._seal(_UNSUBSCRIBE, contact_id.to_bytes(8, "big") + campaign_id.to_bytes(8, "big"))
+
     def verify_open(self, token: str) -> OpenToken:
         """The payload of a pixel token; TokenInvalid for anything else (a click token included).
 
@@ -238,6 +257,19 @@ class Keyring:
         except UnicodeDecodeError:
             raise TokenInvalid("malformed payload") from None
         return ClickToken(plain[1 : n + 1], int.from_bytes(plain[n + 1 : n + 3], "big"), url)
+
+    def verify_unsubscribe(self, token: str) -> UnsubscribeToken:
+        """The payload of an unsubscribe token; TokenInvalid for anything else (tracking tokens included).
+
+        >>> ring = Keyring({0: bytes(32)}, active=0)
+        >>> ring.verify_unsubscribe(ring.sign_click(b"d" * 12, 0, "https://example.com/"))
+        Traceback (most recent call last):
+        mailbeacon.errors.TokenInvalid: wrong token kind
+        """
+        plain = self._open(token, _UNSUBSCRIBE)
+        if len(plain) != 16:
+            raise TokenInvalid("malformed payload")
+        return UnsubscribeToken(int.from_bytes(plain[:8], "big"), int.from_bytes(plain[8:], "big"))
 
     def _seal(self, kind: int, plain: bytes) -> str:
         if _BODY + len(plain) > _MAX_RAW:

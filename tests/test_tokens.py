@@ -6,6 +6,7 @@ import base64
 import os
 import stat
 import string
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mailbeacon.errors import ConfigError, TokenInvalid
-from mailbeacon.tokens import ClickToken, Keyring, OpenToken
+from mailbeacon.tokens import ClickToken, Keyring, OpenToken, UnsubscribeToken
 
 ALPHABET = string.ascii_letters + string.digits + "-_"
 _B64 = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"  # in value order
@@ -50,20 +51,27 @@ def test_tokens_use_only_url_safe_characters_and_are_stable() -> None:
     assert RING.sign_click(DELIVERY, 3, URL) == token
 
 
-@pytest.mark.parametrize("kind", ["open", "click"])
+def signed(kind: str) -> tuple[str, Callable[[str], object]]:
+    """A token of each kind with its verifier."""
+    if kind == "open":
+        return RING.sign_open(DELIVERY), RING.verify_open
+    if kind == "click":
+        return RING.sign_click(DELIVERY, 3, URL), RING.verify_click
+    return RING.sign_unsubscribe(41, 7), RING.verify_unsubscribe
+
+
+@pytest.mark.parametrize("kind", ["open", "click", "unsubscribe"])
 def test_changing_any_single_character_is_rejected(kind: str) -> None:
-    token = RING.sign_open(DELIVERY) if kind == "open" else RING.sign_click(DELIVERY, 3, URL)
-    verify = RING.verify_open if kind == "open" else RING.verify_click
+    token, verify = signed(kind)
     for i, original in enumerate(token):
         for replacement in ALPHABET.replace(original, ""):
             with pytest.raises(TokenInvalid):
                 verify(token[:i] + replacement + token[i + 1 :])
 
 
-@pytest.mark.parametrize("kind", ["open", "click"])
+@pytest.mark.parametrize("kind", ["open", "click", "unsubscribe"])
 def test_truncating_a_token_at_any_length_is_rejected(kind: str) -> None:
-    token = RING.sign_open(DELIVERY) if kind == "open" else RING.sign_click(DELIVERY, 3, URL)
-    verify = RING.verify_open if kind == "open" else RING.verify_click
+    token, verify = signed(kind)
     for length in range(len(token)):
         with pytest.raises(TokenInvalid):
             verify(token[:length])
@@ -74,6 +82,26 @@ def test_click_token_is_not_an_open_token_and_vice_versa() -> None:
         RING.verify_open(RING.sign_click(DELIVERY, 0, URL))
     with pytest.raises(TokenInvalid):
         RING.verify_click(RING.sign_open(DELIVERY))
+
+
+@pytest.mark.parametrize(("contact", "campaign"), [(1, 0), (41, 7), (2**63 - 1, 2**63 - 1)])
+def test_unsubscribe_token_round_trips(contact: int, campaign: int) -> None:
+    token = RING.sign_unsubscribe(contact, campaign)
+    assert set(token) <= set(ALPHABET)
+    assert RING.verify_unsubscribe(token) == UnsubscribeToken(contact, campaign)
+
+
+def test_unsubscribe_token_is_no_tracking_token_and_no_tracking_token_unsubscribes() -> None:
+    unsubscribe = RING.sign_unsubscribe(41, 7)
+    with pytest.raises(TokenInvalid, match="wrong token kind"):
+        RING.verify_click(unsubscribe)
+    with pytest.raises(TokenInvalid, match="wrong token kind"):
+        RING.verify_open(unsubscribe)
+    for other in (RING.sign_open(DELIVERY), RING.sign_click(DELIVERY, 0, URL)):
+        with pytest.raises(TokenInvalid, match="wrong token kind"):
+            RING.verify_unsubscribe(other)
+    with pytest.raises(ValueError):
+        RING.sign_unsubscribe(-1, 0)
 
 
 def test_token_from_another_installation_is_rejected(tmp_path: Path) -> None:
