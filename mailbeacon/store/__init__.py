@@ -6,8 +6,9 @@ thread. Driver errors never escape: an unusable database raises StoreUnavailable
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
@@ -47,6 +48,21 @@ from mailbeacon.store.activity import (
     select_report,
 )
 from mailbeacon.store.backend import WRITE, Backend, Lock
+from mailbeacon.store.contacts import (
+    ContactList,
+    ContactRow,
+    ImportCounts,
+    NewContact,
+    clear_unsubscribed,
+    ensure_list,
+    mark_unsubscribed,
+    select_contact_by_email,
+    select_contact_by_id,
+    select_list_names_of,
+    select_lists,
+    select_members_after,
+    upsert_contacts,
+)
 from mailbeacon.store.feed import FeedFilter, FeedItem, select_feed, select_feed_after
 from mailbeacon.store.events import EventRow, count_events, event_params, insert_events, select_events_after
 from mailbeacon.store.messages import insert_message
@@ -114,12 +130,15 @@ from mailbeacon.store.webhooks import (
 
 __all__ = [
     "ActivityTime",
-    "ActivityTime",
     "CONTACT_SORTS",
     "MESSAGE_SORTS",
     "ClientSeen",
     "ContactActivity",
     "ContactQuery",
+    "ContactList",
+    "ContactRow",
+    "ImportCounts",
+    "NewContact",
     "MessageDetail",
     "MessagePage",
     "MessageQuery",
@@ -558,6 +577,64 @@ class Store:
         """When the earliest pending message of an enabled endpoint is due; None when there is none."""
         with self._translated("read the webhook outbox"), self._read() as conn:
             return next_webhook_due(conn)
+
+    # Campaign contacts and lists (store/contacts.py).
+
+    def import_contacts(
+        self, list_name: str, contacts: Iterable[NewContact], batch_size: int = 1000
+    ) -> ImportCounts:
+        """Create or update contacts (valid addresses; stored lower-cased, one per address) and put them on
+        the list, creating it. One transaction per batch: a crash keeps whole batches, a re-run does the rest."""
+        with self._translated("create a contact list"), self._write() as conn:
+            list_id = ensure_list(conn, list_name, time.time())
+        total = ImportCounts()
+        rows = iter(contacts)
+        while batch := list(itertools.islice(rows, batch_size)):
+            with self._translated(f"import {len(batch)} contacts"), self._write() as conn:
+                total += upsert_contacts(conn, list_id, batch, time.time())
+        return total
+
+    def lists(self) -> list[ContactList]:
+        """Every contact list with its member counts, by name."""
+        with self._translated("read contact lists"), self._read() as conn:
+            return select_lists(conn)
+
+    def list_named(self, name: str) -> ContactList | None:
+        with self._translated("read a contact list"), self._read() as conn:
+            found = select_lists(conn, name)
+        return found[0] if found else None
+
+    def members_after(
+        self, list_id: int, after_contact_id: int, limit: int, include_unsubscribed: bool = False
+    ) -> list[ContactRow]:
+        """Up to `limit` members with contact id > `after_contact_id`, in contact id order (a send cursor's walk);
+        unsubscribed members are left out unless asked for."""
+        with self._translated("read list members"), self._read() as conn:
+            return select_members_after(conn, list_id, after_contact_id, limit, include_unsubscribed)
+
+    def contact_by_email(self, email: str) -> ContactRow | None:
+        """The contact with this address in any case."""
+        with self._translated("read a contact"), self._read() as conn:
+            return select_contact_by_email(conn, email)
+
+    def contact_by_id(self, contact_id: int) -> ContactRow | None:
+        with self._translated("read a contact"), self._read() as conn:
+            return select_contact_by_id(conn, contact_id)
+
+    def lists_of(self, contact_id: int) -> list[str]:
+        """The names of the lists a contact is on."""
+        with self._translated("read a contact's lists"), self._read() as conn:
+            return select_list_names_of(conn, contact_id)
+
+    def unsubscribe(self, contact_id: int, source: str, campaign_id: int | None = None) -> ContactRow | None:
+        """Unsubscribe a contact; idempotent, the first time (source, campaign) is kept. None: no such contact."""
+        with self._translated("unsubscribe a contact"), self._write() as conn:
+            return mark_unsubscribed(conn, contact_id, source, campaign_id, time.time())
+
+    def resubscribe(self, contact_id: int) -> ContactRow | None:
+        """Undo an unsubscribe (the operator's CLI only: no web route does this). None: no such contact."""
+        with self._translated("resubscribe a contact"), self._write() as conn:
+            return clear_unsubscribed(conn, contact_id, time.time())
 
     def add_user(self, email: str, is_admin: bool, seat: str, api_key_hash: str, smtp_password_hash: str) -> int:
         try:

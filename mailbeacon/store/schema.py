@@ -308,3 +308,41 @@ schema_migrations = Table(
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("applied_at", Float, nullable=False),
 )
+
+# Campaigns (issue 7): contacts, lists and their members (store/contacts.py).
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", Text, nullable=False, unique=True),
+    # Lower-cased: one contact per address in any case.
+    Column("fields", Text, nullable=False),
+    # JSON object of strings from the import (first_name, ...): what templates personalise with.
+    Column("unsubscribed_at", Float, nullable=True),
+    # The first unsubscribe; no import changes it, only `mailbeacon contacts resubscribe`.
+    Column("unsubscribe_source", Text, nullable=True),
+    # link (the confirmation page), one-click (RFC 8058 POST), cli, import.
+    Column("unsubscribe_campaign_id", Integer, nullable=True),
+    # The campaign whose mail carried the link, for its report; None for cli and import.
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+contact_lists = Table(
+    "contact_lists",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("list_id", Integer, ForeignKey("contact_lists.id"), nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("added_at", Float, nullable=False),
+    PrimaryKeyConstraint("list_id", "contact_id"),
+)
+"""The primary key orders a list's members by contact id: a campaign's send cursor walks it."""
