@@ -1,0 +1,246 @@
+"""Campaign templates: one HTML (and optional text) body and a subject, personalised per contact.
+
+Jinja2 in a sandbox (a template is written in the dashboard, so it must not reach
+Python internals), autoescaped for HTML (contact fields are data: `<script>` in a
+first name arrives as text) and not for text. Undefined fields render empty, so
+`{{ contact.first_name | default("there") }}` works. Everything that can be found
+before sending is found at load time, with the line: syntax errors, unknown
+names, internals, includes. Every copy carries an unsubscribe link, kept out of
+click tracking (`data-notrack`): a footer is added when the template has none.
+
+>>> t = CampaignTemplate.from_strings("<p>Hi {{ contact.first_name | default('there') }}</p>", subject="Hello")
+>>> t.render(Recipient("bob@example.com"), "https://t.example/u/x").html[:15]
+'<p>Hi there</p>'
+"""
+
+from __future__ import annotations
+
+import operator
+from html import escape
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from mailbeacon.errors import MailbeaconError
+from mailbeacon.instrument.html import scan_html
+from mailbeacon.instrument.links import unescape_attribute
+
+NAMES = frozenset({"contact", "unsubscribe_url"})
+"""What a template may use besides Jinja's own globals."""
+MAX_REPEAT = 100_000
+"""Longest string or list `*` may build, and so the largest a template can make a copy grow by repetition."""
+
+HTML_FOOTER = (
+    '<p style="margin:24px 0 0;font-size:12px;color:#666666;text-align:center">'
+    'Don\'t want these emails? <a href="{url}" data-notrack style="color:#666666">Unsubscribe</a>.</p>\n'
+)
+TEXT_FOOTER = "\n\n---\nUnsubscribe: {url}\n"
+
+
+class TemplateError(MailbeaconError):
+    """A template cannot be loaded or rendered; the message names the template, the line and the cause."""
+
+
+class Personal(Protocol):
+    """What a template knows of a contact (a store.ContactRow is one)."""
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def fields(self) -> Mapping[str, str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A contact that is not in the store (tests, previews of an address)."""
+
+    email: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    """One line: whitespace (newlines included) is collapsed, so no field can add a header."""
+    html: str
+    text: str | None
+
+
+class _Sandbox(SandboxedEnvironment):
+    """Unsafe access raises at once instead of rendering empty, and repetition is bounded."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__!r} object is not allowed")
+
+    def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
+        if op == "**" and isinstance(right, (int, float)) and abs(right) > 100:
+            raise SecurityError(f"exponent {right} is too large")
+        if op == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_REPEAT:
+                    raise SecurityError(f"repeating a value {times} times makes more than {MAX_REPEAT} items")
+        return (operator.pow if op == "**" else operator.mul)(left, right)
+
+
+_HTML = _Sandbox(autoescape=True, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True)
+_TEXT = _Sandbox(autoescape=False, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True)
+
+
+class _ContactView:
+    """`contact.first_name` / `contact["first_name"]` read fields only: no dict methods (a column named
+    `items` or `keys` stays a field) and nothing else to reach."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, contact: Personal) -> None:
+        self._values = {**contact.fields, "email": contact.email}
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def __str__(self) -> str:
+        return self._values["email"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    name: str
+    template: jinja2.Template
+    links_unsubscribe: bool
+    """The source uses `unsubscribe_url`; else a footer carries it."""
+
+    def render(self, values: dict[str, Any]) -> str:
+        try:
+            return self.template.render(values)
+        except Exception as exc:  # a template is user code: any error it raises is the template's
+            raise TemplateError(
+                f"{self.name}{_line(exc.__traceback__, self.name)}: cannot render for {values['contact']}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+
+class CampaignTemplate:
+    """A loaded, checked template; `render` gives one contact's copy."""
+
+    def __init__(self, html: _Part, text: _Part | None, subject: _Part) -> None:
+        self._html, self._text, self._subject = html, text, subject
+
+    @classmethod
+    def load(cls, html_path: Path, text_path: Path | None = None, *, subject: str) -> CampaignTemplate:
+        """Read and check the template files; TemplateError with the file and line if one is wrong."""
+        return cls.from_strings(
+            _read(html_path), _read(text_path) if text_path is not None else None, subject=subject,
+            html_name=str(html_path), text_name=str(text_path),
+        )
+
+    @classmethod
+    def from_strings(
+        cls, html: str, text: str | None = None, *, subject: str, html_name: str = "the HTML template",
+        text_name: str = "the text template",
+    ) -> CampaignTemplate:
+        return cls(
+            _compile(_HTML, html, html_name),
+            _compile(_TEXT, text, text_name) if text is not None else None,
+            _compile(_TEXT, subject, "the subject"),
+        )
+
+    def render(self, contact: Personal, unsubscribe_url: str) -> Rendered:
+        values = {"contact": _ContactView(contact), "unsubscribe_url": unsubscribe_url}
+        html = self._html.render(values)
+        if not self._html.links_unsubscribe:
+            html = _with_footer(html, HTML_FOOTER.format(url=escape(unsubscribe_url)))
+        text = None
+        if self._text is not None:
+            text = self._text.render(values)
+            if not self._text.links_unsubscribe:
+                text = text.rstrip("\n") + TEXT_FOOTER.format(url=unsubscribe_url)
+        subject = " ".join(self._subject.render(values).split())
+        return Rendered(subject, mark_unsubscribe_links(html, unsubscribe_url), text)
+
+
+def mark_unsubscribe_links(html: str, url: str) -> str:
+    """Add `data-notrack` to every link to `url`, so click tracking leaves the unsubscribe link as it is.
+
+    >>> mark_unsubscribe_links('<a href="https://t.example/u/x">Leave</a> <a href="https://a.example/">A</a>',
+    ...                        "https://t.example/u/x")
+    '<a data-notrack href="https://t.example/u/x">Leave</a> <a href="https://a.example/">A</a>'
+    """
+    spots = [
+        tag.start + 1 + len(tag.name)
+        for tag in scan_html(html).links
+        if "data-notrack" not in tag.attrs
+        and "href" in tag.attrs
+        and unescape_attribute(tag.attrs["href"].value).strip() == url
+    ]
+    for spot in reversed(spots):
+        html = f"{html[:spot]} data-notrack{html[spot:]}"
+    return html
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise TemplateError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise TemplateError(f"{path}: cannot read it: {exc.strerror}") from None
+
+
+def _compile(env: _Sandbox, source: str, name: str) -> _Part:
+    try:
+        tree = env.parse(source, name=name)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{name}, line {exc.lineno}: {exc.message}") from None
+    for statement in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        raise TemplateError(f"{name}, line {statement.lineno}: templates cannot include or import other templates")
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        key: object = None
+        if isinstance(access, nodes.Getattr):
+            key = access.attr
+        elif isinstance(access, nodes.Getitem) and isinstance(access.arg, nodes.Const):
+            key = access.arg.value
+        if isinstance(key, str) and key.startswith("_"):
+            raise TemplateError(f"{name}, line {access.lineno}: {key!r} is not allowed: templates cannot reach internals")
+    undeclared = meta.find_undeclared_variables(tree)
+    unknown = undeclared - NAMES - set(env.globals)
+    for used in tree.find_all(nodes.Name):
+        if used.name in unknown:
+            raise TemplateError(
+                f"{name}, line {used.lineno}: unknown name {used.name!r}; a template knows "
+                "contact (contact.email, contact.first_name, ...) and unsubscribe_url"
+            )
+    template = env.template_class.from_code(env, env.compile(tree, name, name), env.make_globals(None), None)
+    return _Part(name, template, "unsubscribe_url" in undeclared)
+
+
+def _with_footer(html: str, footer: str) -> str:
+    at = scan_html(html).body_close
+    return html + footer if at is None else html[:at] + footer + html[at:]
+
+
+def _line(tb: TracebackType | None, name: str) -> str:
+    """", line N" of the deepest frame Jinja attributes to the template, "" if none."""
+    found = ""
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == name:
+            found = f", line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
