@@ -22,7 +22,7 @@ from mailbeacon.instrument import Plan, TokenTracker, instrument_message
 from mailbeacon.tokens import Keyring
 
 if TYPE_CHECKING:
-    from mailbeacon.store import Store, UserRow
+    from mailbeacon.store import ContactRow, Store, UserRow
 
 DEFAULT_DATA = "./mailbeacon-data"
 DEFAULT_BASE_URL = "http://127.0.0.1:8080"
@@ -550,6 +550,161 @@ def user_set(email: str, seat: str | None, admin: bool | None, data_dir: Path, d
         store.update_user(_user_named(store, email).id, **changes)
         changed = _user_named(store, email)
     click.echo(f"user {email}: {changed.seat} seat{', admin' if changed.is_admin else ''}")
+
+
+@main.group()
+def contacts() -> None:
+    """Campaign contacts and their lists: CSV import, unsubscribes."""
+
+
+@contacts.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--list", "list_name", required=True, help="The list to put them on (created if new).")
+@click.option("--delimiter", default=None, help="The cell separator (`tab` for tabs); default: guessed from the header.")
+@click.option("--encoding", default="utf-8", show_default=True, help="The file's encoding when it has no BOM.")
+@data_option
+@db_option
+def contacts_import(
+    file: BinaryIO, list_name: str, delimiter: str | None, encoding: str, data_dir: Path, db_url: str | None
+) -> None:
+    """Import FILE.csv ('-' for stdin): an `email` column, the other columns become fields.
+
+    Bad rows are reported with their line numbers and skipped; duplicates merge;
+    an unsubscribed contact stays unsubscribed. Exits non-zero if nothing could be imported.
+    """
+    from mailbeacon.campaigns.imports import describe_import, import_contacts
+
+    if delimiter is not None:
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
+    data = file.read()
+    with _store(data_dir, db_url) as store:
+        result = import_contacts(store, data, list_name, delimiter, encoding)
+    for line in describe_import(result):
+        click.echo(line)
+
+
+@contacts.command("lists")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@data_option
+@db_option
+def contacts_lists(as_json: bool, data_dir: Path, db_url: str | None) -> None:
+    """Print every contact list with its member counts."""
+    with _store(data_dir, db_url) as store:
+        found = store.lists()
+    for item in found:
+        if as_json:
+            click.echo(json.dumps(asdict(item)))
+        else:
+            click.echo(f"{item.name}\t{item.members} members\t{item.unsubscribed} unsubscribed\tsince {_when(item.created_at)}")
+    if not found and not as_json:
+        click.echo("no lists yet: mailbeacon contacts import FILE.csv --list NAME")
+
+
+@contacts.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print the contact as JSON.")
+@data_option
+@db_option
+def contacts_show(email: str, as_json: bool, data_dir: Path, db_url: str | None) -> None:
+    """Print a contact: whether it is subscribed, its lists and its fields."""
+    with _store(data_dir, db_url) as store:
+        contact = _contact_named(store, email)
+        lists = store.lists_of(contact.id)
+    if as_json:
+        click.echo(json.dumps({**asdict(contact), "subscribed": contact.is_subscribed, "lists": lists}))
+        return
+    click.echo(f"{contact.email}\n  {_subscription(contact)}\n  lists: {', '.join(lists) or 'none'}")
+    for name, value in sorted(contact.fields.items()):
+        click.echo(f"  {name}: {value}")
+
+
+@contacts.command("unsubscribe")
+@click.argument("email")
+@data_option
+@db_option
+def contacts_unsubscribe(email: str, data_dir: Path, db_url: str | None) -> None:
+    """Unsubscribe EMAIL from every campaign (as its unsubscribe link would)."""
+    _set_subscribed(email, False, data_dir, db_url)
+
+
+@contacts.command("resubscribe")
+@click.argument("email")
+@data_option
+@db_option
+def contacts_resubscribe(email: str, data_dir: Path, db_url: str | None) -> None:
+    """Undo an unsubscribe; only for a person who asked to be mailed again."""
+    _set_subscribed(email, True, data_dir, db_url)
+
+
+def _set_subscribed(email: str, subscribed: bool, data_dir: Path, db_url: str | None) -> None:
+    with _store(data_dir, db_url) as store:
+        before = _contact_named(store, email)
+        contact = store.resubscribe(before.id) if subscribed else store.unsubscribe(before.id, "cli")
+    assert contact is not None  # just looked up; contacts are never deleted
+    click.echo(f"{contact.email}: {'already ' if before.is_subscribed == subscribed else ''}{_subscription(contact)}")
+
+
+def _contact_named(store: Store, email: str) -> ContactRow:
+    contact = store.contact_by_email(email)
+    if contact is None:
+        raise click.ClickException(f"no contact {email!r}")
+    return contact
+
+
+def _subscription(contact: ContactRow) -> str:
+    if contact.unsubscribed_at is None:
+        return "subscribed"
+    campaign = f", campaign {contact.unsubscribe_campaign_id}" if contact.unsubscribe_campaign_id else ""
+    return f"unsubscribed since {_when(contact.unsubscribed_at)} ({contact.unsubscribe_source}{campaign})"
+
+
+def _when(timestamp: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
+
+
+@main.group()
+def campaign() -> None:
+    """Campaigns: one template to a contact list, personalised per contact, always tracked."""
+
+
+@campaign.command("preview")
+@click.option("--template", "html_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML template (Jinja2: {{ contact.first_name | default('there') }}, {{ unsubscribe_url }}).")
+@click.option("--text", "text_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="The plain-text template, if the mail has a text part.")
+@click.option("--subject", required=True, help="The subject, a template too.")
+@click.option("--list", "list_name", default=None, help="Preview for the first subscribed contact of this list.")
+@click.option("--contact", "email", default=None, help="Preview for this contact.")
+@click.option("--open", "open_browser", is_flag=True, help="Write the HTML to a temporary file and open it in a browser.")
+@data_option
+@db_option
+@click.option("--base-url", default=DEFAULT_BASE_URL, envvar="MAILBEACON_BASE_URL", show_default=True,
+              help="Public URL of the tracking server, used in the unsubscribe link.")
+def campaign_preview(
+    html_path: Path, text_path: Path | None, subject: str, list_name: str | None, email: str | None,
+    open_browser: bool, data_dir: Path, db_url: str | None, base_url: str,
+) -> None:
+    """Print one contact's copy (subject, headers, text and HTML) as a send would render it."""
+    import tempfile
+
+    from mailbeacon.campaigns.preview import format_preview, preview_contact, render_preview
+    from mailbeacon.campaigns.templates import CampaignTemplate
+
+    try:
+        template = CampaignTemplate.load(html_path, text_path, subject=subject)  # errors before any lookup
+        keyring = Keyring.load_or_create(data_dir)
+    except MailbeaconError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _store(data_dir, db_url) as store:
+        shown = render_preview(template, preview_contact(store, list_name, email), keyring, base_url)
+    click.echo(format_preview(shown), nl=False)
+    if open_browser:
+        with tempfile.NamedTemporaryFile("w", suffix=".html", prefix="mailbeacon-preview-", delete=False) as out:
+            out.write(shown.rendered.html)
+        click.echo(f"HTML written to {out.name}")
+        click.launch(out.name)
 
 
 @main.group()
