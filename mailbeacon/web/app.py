@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mailbeacon.web import api, api_contacts, api_feed, api_messages, dashboard, openapi, stream
-from mailbeacon.web import webhooks_api
+from mailbeacon.web import unsubscribe, webhooks_api
 from mailbeacon.web.context import Web
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -73,6 +73,7 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
         routes=[
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            *unsubscribe.routes(web),
             *api.routes(web),
             *webhooks_api.routes(web),
             *stream.routes(web),
