@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import logging
-import time
 
 from mailbeacon.classify import Policy
 from mailbeacon.pipeline.derive import READER, derive
-from mailbeacon.store import Batch, Store, StoreUnavailable, Verdict
+from mailbeacon.store import Batch, Store, StoreUnavailable, Verdict, patiently
 
 __all__ = ["READER", "Pipeline", "derive"]
 
@@ -53,18 +52,8 @@ class Pipeline:
     def catch_up(self, patience: float = 10.0) -> int:
         """Step until caught up; a busy store (another process writing) is waited for up to `patience` s."""
         total = 0
-        failing_since: float | None = None
         while True:
-            try:
-                n = self.step()
-            except StoreUnavailable:
-                now = time.monotonic()
-                failing_since = failing_since or now
-                if now - failing_since > patience:
-                    raise
-                time.sleep(0.05)
-                continue
-            failing_since = None
+            n = patiently(self.step, patience)
             if n == 0:
                 return total
             total += max(n, 0)  # -1: another process took this step

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
+from typing import TypeVar
 
 from sqlalchemy import Connection, exc, select
 from sqlalchemy.engine import URL, make_url
@@ -176,11 +177,28 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "open_store",
+    "patiently",
 ]
 
 
 class StoreUnavailable(MailbeaconError):
     """The database cannot take the request now (locked, down, disk full, not migrated); retry later."""
+
+
+T = TypeVar("T")
+
+
+def patiently(call: Callable[[], T], patience: float = 10.0) -> T:
+    """`call()`, tried again while the store is busy (another process holds the write lock) for up to
+    `patience` seconds; after that its StoreUnavailable is raised."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return call()
+        except StoreUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class StoreConflict(MailbeaconError):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
-from mailbeacon.store import FanOutStep, Store, StoreUnavailable
+from mailbeacon.store import FanOutStep, Store, StoreUnavailable, patiently
 from mailbeacon.webhooks.payloads import plan_messages
 
 log = logging.getLogger(__name__)
@@ -48,18 +47,8 @@ class WebhookFanOut:
         A busy store (another process writing) is waited for up to `patience` seconds.
         """
         queued = 0
-        failing_since: float | None = None
         while True:
-            try:
-                done = self.step()
-            except StoreUnavailable:
-                now = time.monotonic()
-                failing_since = failing_since or now
-                if now - failing_since > patience:
-                    raise
-                time.sleep(0.05)
-                continue
-            failing_since = None
+            done = patiently(self.step, patience)
             queued += done.queued
             if not done.moved and not done.raced:
                 return queued

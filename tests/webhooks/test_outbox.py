@@ -12,31 +12,16 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from typing import TypeVar
 
 from mailbeacon.events import EventKind, RawEvent
 from mailbeacon.pipeline import Pipeline
-from mailbeacon.store import NewWebhookMessage, Store, StoreUnavailable, Webhook, WebhookAttempt, open_store
+from mailbeacon.store import NewWebhookMessage, Store, Webhook, WebhookAttempt, open_store, patiently
 from mailbeacon.store.webhooks import DELIVERED, DISABLED, PENDING
 from mailbeacon.webhooks import WebhookFanOut, new_secret
 
 THUNDERBIRD = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:115.0) Gecko/20100101 Thunderbird/115.3.1"
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 _uids = itertools.count(1)
-T = TypeVar("T")
-
-
-def patiently(call: Callable[[], T], patience: float = 20.0) -> T:
-    """What a worker does when another process holds SQLite's write lock: try again, for a bounded time."""
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            return call()
-        except StoreUnavailable:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
 
 
 def add_user(store: Store, email: str, admin: bool = False) -> int:
