@@ -767,8 +767,10 @@ def privacy_apply(data_dir: Path, db_url: str | None) -> None:
     """
     import time
 
+    from mailbeacon.pipeline.privacy import forget_addresses
+
     with _store(data_dir, db_url) as store:
-        run = store.apply_privacy(time.time(), pause=0.01)
+        run = store.apply_privacy(time.time(), pause=0.01, forget=forget_addresses)
     click.echo(f"{run.truncated} IPs truncated, {run.deleted} old events deleted")
 
 

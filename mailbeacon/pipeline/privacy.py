@@ -10,15 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
+from mailbeacon.classify import Memory
 from mailbeacon.store import PrivacyRun, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 HOURLY = 3600.0
+
+
+def forget_addresses(memory: dict[str, Any], before: float) -> dict[str, Any]:
+    """A delivery's classifier memory keeping, of events before `before`, only the network of their address.
+
+    The network (/24 or /48) is what the rules compare between events; the full
+    address serves only the honeypot's ten-minute trap, long over by then.
+    """
+    kept = Memory.from_json(memory)
+    kept.seen = [dataclasses.replace(s, ip=s.network) if s.at < before else s for s in kept.seen]
+    kept.trapped = [t for t in kept.trapped if float(t[2]) >= before]
+    return kept.to_json()
 
 
 class PrivacyJob:
@@ -53,7 +68,9 @@ class PrivacyJob:
             self._task = None
 
     def run_once(self) -> PrivacyRun:
-        return self._store.apply_privacy(self._clock(), self._batch, self._pause, stop=self._stopping.is_set)
+        return self._store.apply_privacy(
+            self._clock(), self._batch, self._pause, stop=self._stopping.is_set, forget=forget_addresses
+        )
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

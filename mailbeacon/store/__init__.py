@@ -83,7 +83,7 @@ from mailbeacon.store.outbound import (
     select_do_not_track,
 )
 from mailbeacon.store.postgres import open_postgres
-from mailbeacon.store.privacy import PrivacyRun, delete_step, truncate_step
+from mailbeacon.store.privacy import Forget, PrivacyRun, delete_step, truncate_step
 from mailbeacon.store.reports import (
     CONTACT_SORTS,
     MESSAGE_SORTS,
@@ -462,13 +462,15 @@ class Store:
             return select_settings(conn)
 
     def apply_privacy(
-        self, now: float, batch: int = 5000, pause: float = 0.0, stop: Callable[[], bool] = lambda: False
+        self, now: float, batch: int = 5000, pause: float = 0.0, stop: Callable[[], bool] = lambda: False,
+        forget: Forget | None = None,
     ) -> PrivacyRun:
         """Delete events past the retention, then cut old IPs to their network, `batch` rows a transaction.
 
         Resumable: stopped anywhere (`stop()` is asked between transactions), the next
         run goes on from there. `pause` seconds between transactions leave the write
-        lock to the hot path meanwhile.
+        lock to the hot path meanwhile. `forget` (mailbeacon.pipeline.privacy.forget_addresses)
+        makes the classifier's memory of each delivery forget the old addresses as well.
         """
         settings = self.get_settings()
         deleted = truncated = 0
@@ -477,7 +479,7 @@ class Store:
             deleted = self._in_steps("delete old events", partial(delete_step, cutoff=cutoff, limit=batch), pause, stop)
         if settings.ip_truncate_after_days is not None:
             cutoff = now - settings.ip_truncate_after_days * 86400.0
-            step = partial(truncate_step, cutoff=cutoff, limit=batch, now=now)
+            step = partial(truncate_step, cutoff=cutoff, limit=batch, now=now, forget=forget)
             truncated = self._in_steps("truncate old IPs", step, pause, stop)
         return PrivacyRun(truncated=truncated, deleted=deleted)
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Text, create_engine, func, select
+from sqlalchemy.engine import make_url
 
+from mailbeacon.classify import HONEYPOT_LINK
 from mailbeacon.errors import ConfigError
 from mailbeacon.pipeline import Pipeline
+from mailbeacon.pipeline.privacy import forget_addresses
 from mailbeacon.store import FeedFilter, PrivacyRun, ServerSettings, Store
-from tests.pipeline.test_pipeline import T0, hit, sent
+from mailbeacon.store.schema import metadata
+from tests.pipeline.test_pipeline import OUTLOOK, T0, hit, sent
 
 DAY = 86400.0
 
@@ -74,3 +79,47 @@ def test_retention_never_deletes_what_a_reader_has_not_read(store: Store) -> Non
     assert store.apply_privacy(T0 + 10 * DAY).deleted == 0  # not judged yet: the counters need it
     Pipeline(store).catch_up()
     assert store.apply_privacy(T0 + 10 * DAY).deleted == 1
+
+
+def places_holding(store_url: str, text: str) -> list[str]:
+    """Every table.column (text or JSON) whose value contains `text`: a check over the whole schema (pains.md G2)."""
+    url = make_url(store_url)
+    engine = create_engine(url.set(drivername="postgresql+psycopg") if url.get_backend_name() == "postgresql" else url)
+    found = []
+    try:
+        with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                for column in table.columns:
+                    if isinstance(column.type, Text):
+                        hits = conn.execute(select(func.count()).where(column.contains(text, autoescape=True)))
+                        if hits.scalar_one():
+                            found.append(f"{table.name}.{column.name}")
+    finally:
+        engine.dispose()
+    return sorted(found)
+
+
+def test_no_full_address_of_an_old_event_survives_anywhere(store: Store, store_url: str) -> None:
+    message = sent(store)
+    key = message.keys[0]
+    hit(store, key, "open", 3600, ip="198.51.100.7")
+    hit(store, key, "click", 3700, ip="198.51.100.7", link=0)
+    hit(store, key, "click", 3700.5, ip="198.51.100.7", link=HONEYPOT_LINK)  # trapped: remembered with its address
+    Pipeline(store).catch_up()
+    assert places_holding(store_url, "198.51.100.7") == ["delivery_activity.memory", "events.ip"]
+    run = store.apply_privacy(T0 + 31 * DAY, forget=forget_addresses)
+    assert run.truncated == 3
+    assert places_holding(store_url, "198.51.100.7") == []
+    assert places_holding(store_url, "198.51.100.0") == ["delivery_activity.memory", "events.ip"]
+
+
+def test_the_classifier_still_judges_a_delivery_whose_memory_forgot_addresses(store: Store) -> None:
+    message = sent(store)
+    key = message.keys[0]
+    hit(store, key, "open", 3600, ip="198.51.100.7")
+    Pipeline(store).catch_up()
+    store.apply_privacy(T0 + 31 * DAY, forget=forget_addresses)
+    hit(store, key, "open", 32 * DAY, ip="198.51.100.7")  # the same network and client: the same person again
+    hit(store, key, "open", 32 * DAY + 60, ip="203.0.113.77", ua=OUTLOOK)
+    Pipeline(store).catch_up()
+    assert [e.cls for e in store.events_after(0, 10, None)] == ["human", "human", "suspect_forward"]
