@@ -64,6 +64,9 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
                 f'mailbeacon_outbound_total{{result="retried"}} {outbound.retried}',
                 f'mailbeacon_outbound_total{{result="bounced"}} {outbound.bounced}',
             ]
+        hub = web.extras.get(stream.HUB)
+        if isinstance(hub, stream.Hub):
+            lines += ["# TYPE mailbeacon_live_streams gauge", f"mailbeacon_live_streams {hub.subscribers}"]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -45,6 +45,8 @@ QUEUE_LIMIT = 1000
 MAX_BACKLOG = 1000
 """Items a resume sends from the store before it skips ahead to live ones."""
 RETRY_MS = 3000
+HUB = "live_streams"
+"""Key of the process's Hub in `Web.extras`, where /metrics finds it."""
 SLOW = "too slow: reconnect to resume from the last id received"
 SHUTDOWN = "the server is shutting down: reconnect to resume from the last id received"
 
@@ -250,6 +252,7 @@ def resume_point(request: Request) -> int | None | JSONResponse:
 def routes(web: Web) -> list[BaseRoute]:
     store = web.store
     hub = Hub(store, web.stopping)
+    web.extras[HUB] = hub
 
     async def stream(request: Request) -> Response:
         user = await api_user(request, store)

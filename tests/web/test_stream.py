@@ -209,3 +209,25 @@ def test_the_server_stops_promptly_with_a_stream_open_and_tells_it_to_reconnect(
         assert "event: reconnect" in rest
     finally:
         server.kill()
+
+
+def live_streams(world: World) -> int:
+    metrics = httpx.get(f"{world.server.url}/metrics", timeout=10).text
+    (value,) = [line.split()[1] for line in metrics.splitlines() if line.startswith("mailbeacon_live_streams ")]
+    return int(value)
+
+
+def until_live_streams(world: World, expected: int, deadline: float = 10.0) -> int:
+    end = time.monotonic() + deadline
+    while (seen := live_streams(world)) != expected and time.monotonic() < end:
+        time.sleep(0.05)
+    return seen
+
+
+def test_a_client_that_goes_away_is_let_go(world: World) -> None:
+    before = live_streams(world)
+    with stream(world, world.a_key) as one, stream(world, world.b_key) as two:
+        with one.stream("GET", "/api/v1/stream") as first, two.stream("GET", "/api/v1/stream") as second:
+            assert first.status_code == second.status_code == 200
+            assert until_live_streams(world, before + 2) == before + 2
+    assert until_live_streams(world, before) == before, "a closed stream is still held by the server"
