@@ -138,7 +138,10 @@ def routes(web: Web) -> list[BaseRoute]:
         user = await caller(request, changes=False)
         if isinstance(user, Response):
             return user
-        hooks = await run_in_threadpool(store.webhooks_of, user.id)
+        try:
+            hooks = await run_in_threadpool(store.webhooks_of, user.id)
+        except StoreUnavailable:
+            return error(503, "the database is busy; retry")
         return JSONResponse({"webhooks": [webhook_json(h, False) for h in hooks], "event_kinds": list(FILTER_KINDS)})
 
     async def create(request: Request) -> Response:
