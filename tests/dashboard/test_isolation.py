@@ -1,0 +1,85 @@
+"""A user sees only what they sent, on every page; another user's ids are pages that do not exist; admin pages too."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from mailbeacon.store import open_store
+from tests.dashboard.conftest import API_SUBJECT, Hostile
+from tests.support.dashboard import Session
+
+
+def anns_pages(world: Hostile) -> list[str]:
+    copy = world.captured["ann"][0]
+    return [
+        f"/messages/{world.api_message}", *(f"/messages/{m}" for m in world.recorded),
+        "/contacts/bob@example.org", *(f"/contacts/{quote(r, safe='')}" for r in world.recipients),
+        f"/captured/{copy.path.name}", f"/captured/{copy.path.name}/html",
+        f"/settings/webhooks/{world.ann_webhook}",
+    ]
+
+
+def test_another_users_messages_contacts_mail_and_webhooks_are_404(hostile: Hostile) -> None:
+    with Session(hostile.server.url) as eve:
+        eve.login("eve@example.com")
+        for path in anns_pages(hostile):
+            response = eve.get(path)
+            assert response.status_code == 404, path
+            assert "bob@example.org" not in response.text and "ann-hook" not in response.text, path
+            assert "Not found" in response.text
+
+
+def test_the_sender_and_an_admin_see_them(hostile: Hostile) -> None:
+    with Session(hostile.server.url) as ann, Session(hostile.server.url) as ada:
+        ann.login("ann@example.com")
+        ada.login("ada@example.com")
+        for path in anns_pages(hostile):
+            assert ann.get(path).status_code == 200, path
+            if "/settings/webhooks/" not in path:  # an endpoint and its secret are its owner's alone
+                assert ada.get(path).status_code == 200, path
+        assert ada.get(f"/settings/webhooks/{hostile.ann_webhook}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/activity", "/messages", "/contacts", "/captured", "/settings"])
+def test_lists_show_a_user_only_their_own_mail(hostile: Hostile, path: str) -> None:
+    with Session(hostile.server.url) as eve, Session(hostile.server.url) as ann:
+        eve.login("eve@example.com")
+        ann.login("ann@example.com")
+        seen_by_eve = eve.page(path).body.text()  # type: ignore[union-attr]
+        seen_by_ann = ann.page(path).body.text()  # type: ignore[union-attr]
+        for anns in ("bob@example.org", API_SUBJECT, "ann-hook", *hostile.recipients):
+            assert anns not in seen_by_eve, (path, anns)
+        for eves in ("carol@example.net", "Eve's own news"):
+            assert eves not in seen_by_ann, (path, eves)
+
+
+def test_ids_that_are_not_ids_are_404(hostile: Hostile) -> None:
+    with Session(hostile.server.url) as ann:
+        ann.login("ann@example.com")
+        for path in ["/messages/0", "/messages/-1", "/messages/abc", "/messages/99999999999999999999",
+                     "/contacts/nobody@example.org", "/captured/..%2F..%2Fmailbeacon.db", "/captured/x/html",
+                     "/settings/webhooks/999", "/settings/webhooks/x"]:
+            assert ann.get(path).status_code == 404, path
+
+
+@pytest.mark.parametrize("method,path,fields", [
+    ("GET", "/users", {}),
+    ("POST", "/users", {"email": "mallory@example.com", "seat": "sales", "admin": "on"}),
+    ("POST", "/users/1", {"seat": "sales", "admin": "on"}),
+    ("POST", "/users/1/password", {"password": "taken over at last"}),
+    ("POST", "/settings/privacy", {"ip_truncate_after_days": "", "retention_days": ""}),
+    ("POST", "/settings/dnt/remove", {"address": "someone@example.org"}),
+])
+def test_admin_pages_do_not_exist_for_others(hostile: Hostile, method: str, path: str, fields: dict[str, str]) -> None:
+    with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
+        store.do_not_track_add("someone@example.org")
+        before = (store.users(), store.get_settings(), store.do_not_track())
+    with Session(hostile.server.url) as eve:
+        eve.login("eve@example.com")
+        response = eve.get(path) if method == "GET" else eve.post(path, fields)
+        assert response.status_code == 404
+        assert "Users" not in (eve.page("/activity").css_first("#nav").text())  # type: ignore[union-attr]
+    with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
+        assert (store.users(), store.get_settings(), store.do_not_track()) == before
