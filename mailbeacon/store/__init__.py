@@ -344,10 +344,13 @@ class Store:
         with self._translated("look up a message"), self._read() as conn:
             return message_visible(conn, message_id, user_id)
 
-    def message_detail(self, message_id: int, timeline: int = 50) -> MessageDetail | None:
-        """`message_report` with the clients seen per delivery and the newest `timeline` feed items."""
+    def message_detail(
+        self, message_id: int, timeline: int = 50, recipients_offset: int = 0, recipients_limit: int | None = None
+    ) -> MessageDetail | None:
+        """`message_report` (all recipients, or a window of them) with the clients seen per delivery
+        and the newest `timeline` feed items."""
         with self._translated("read a message report"), self._read() as conn:
-            return select_detail(conn, message_id, timeline)
+            return select_detail(conn, message_id, timeline, recipients_offset, recipients_limit)
 
     def contacts(self, where: ContactQuery, offset: int = 0, limit: int = 50) -> tuple[list[ContactActivity], bool]:
         """A page of the addresses sent to (lower-cased), with counts; True if more follow. ValueError: bad sort."""

@@ -228,8 +228,11 @@ def _facts(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryFacts]:
     return {key: found.get(key, DeliveryFacts()) for key in keys}
 
 
-def _deliveries(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryActivity]:
-    rows = conn.execute(select(delivery_activity).where(delivery_activity.c.delivery_key.in_(keys))).all()
+def _deliveries(conn: Connection, keys: list[bytes], memory: bool = True) -> dict[bytes, DeliveryActivity]:
+    """The deliveries' activity; without `memory` (reports), the classifier's memory is neither read nor parsed:
+    it is most of a row, and parsing it took 0.2 ms a delivery (half a second for a 2,000-recipient message)."""
+    columns = [c for c in delivery_activity.c if memory or c.name != "memory"]
+    rows = conn.execute(select(*columns).where(delivery_activity.c.delivery_key.in_(keys))).all()
     found = {}
     for r in rows:
         values = {name: getattr(r, name) for name in _COUNTERS}
@@ -240,7 +243,7 @@ def _deliveries(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryActi
             first_human_open_at=r.first_human_open_at,
             inferred_open_at=r.inferred_open_at,
             last_human_open_at=r.last_human_open_at,
-            memory=json.loads(r.memory),
+            memory=json.loads(r.memory) if memory else {},
         )
     return found
 
@@ -342,18 +345,28 @@ class MessageReport:
     activity: MessageActivity
     recipients: list[RecipientReport]
     links: list[LinkReport]
+    recipients_total: int | None = None
+    """How many recipients the message has, when `recipients` is a window of them."""
 
 
-def select_report(conn: Connection, message_id: int) -> MessageReport | None:
+def select_report(
+    conn: Connection, message_id: int, recipients_offset: int = 0, recipients_limit: int | None = None
+) -> MessageReport | None:
+    """The message with its recipients in delivery order: all, or `recipients_limit` of them from the offset."""
     message = conn.execute(select(messages).where(messages.c.id == message_id)).one_or_none()
     if message is None:
         return None
     counters = _messages(conn, [message_id]).get(message_id, MessageActivity())
-    rows = conn.execute(
-        select(deliveries).where(deliveries.c.message_id == message_id).order_by(deliveries.c.id)
-    ).all()
+    query = select(deliveries).where(deliveries.c.message_id == message_id).order_by(deliveries.c.id)
+    total = None
+    if recipients_limit is not None:
+        query = query.offset(recipients_offset).limit(recipients_limit)
+        total = conn.execute(
+            select(func.count()).select_from(deliveries).where(deliveries.c.message_id == message_id)
+        ).scalar_one()
+    rows = conn.execute(query).all()
     keys = [bytes(r.delivery_key) for r in rows]
-    activity = _deliveries(conn, keys)
+    activity = _deliveries(conn, keys, memory=False)
     recipients = [
         RecipientReport(
             bytes(r.delivery_key), r.recipient, r.status, r.opens_tracked, r.clicks_tracked, r.untracked_reason,
@@ -366,4 +379,5 @@ def select_report(conn: Connection, message_id: int) -> MessageReport | None:
     return MessageReport(
         message.id, message.user_id, message.subject, message.sender, message.created_at, counters, recipients,
         [LinkReport(r.idx, r.url, clicks.get((message_id, r.idx), LinkActivity())) for r in link_rows],
+        total,
     )

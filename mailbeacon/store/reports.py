@@ -93,6 +93,8 @@ class MessageDetail:
     """Per delivery key, most used first."""
     timeline: list[FeedItem]
     """The message's newest events, newest first."""
+    recipients_offset: int = 0
+    """Where `report.recipients` starts among the message's recipients (in delivery order)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,19 +206,30 @@ def message_visible(conn: Connection, message_id: int, user_id: int | None) -> b
     return conn.execute(query).first() is not None
 
 
-def select_detail(conn: Connection, message_id: int, timeline: int) -> MessageDetail | None:
-    report = select_report(conn, message_id)
+def select_detail(
+    conn: Connection, message_id: int, timeline: int, recipients_offset: int = 0, recipients_limit: int | None = None
+) -> MessageDetail | None:
+    report = select_report(conn, message_id, recipients_offset, recipients_limit)
     if report is None:
         return None
     return MessageDetail(
         report,
-        select_clients(conn, message_id),
+        select_clients(conn, report),
         select_feed(conn, FeedFilter(message_id=message_id), None, timeline) if timeline else [],
+        recipients_offset,
     )
 
 
-def select_clients(conn: Connection, message_id: int) -> dict[bytes, list[ClientSeen]]:
-    """Per delivery of the message, the clients its events came from (as the pipeline named them)."""
+def select_clients(conn: Connection, report: MessageReport) -> dict[bytes, list[ClientSeen]]:
+    """Per delivery of the report's recipients, the clients its events came from (as the pipeline named them).
+
+    Found through the feed rows of those recipients (`ix_feed_user_recipient_event`), so a page of a
+    large campaign's recipients reads their events only, not the whole campaign's.
+    """
+    keys = {r.delivery_key for r in report.recipients}
+    addresses = sorted({r.recipient for r in report.recipients})
+    if not keys:
+        return {}
     rows = conn.execute(
         select(
             events.c.delivery_key, events.c.client, func.count().label("n"),
@@ -224,13 +237,19 @@ def select_clients(conn: Connection, message_id: int) -> dict[bytes, list[Client
             func.max(events.c.occurred_at).label("last"),
         )
         .select_from(feed.join(events, events.c.id == feed.c.event_id))
-        .where(feed.c.message_id == message_id, events.c.client.is_not(None))
+        .where(
+            feed.c.user_id == report.user_id, feed.c.recipient.in_(addresses),
+            # "+ 0": not by the message's index, which would walk all of a campaign's events.
+            feed.c.message_id + 0 == report.id,
+            events.c.client.is_not(None),
+        )
         .group_by(events.c.delivery_key, events.c.client)
         .order_by(events.c.delivery_key, func.count().desc(), events.c.client)
     ).all()
     found: dict[bytes, list[ClientSeen]] = {}
     for r in rows:
-        found.setdefault(bytes(r.delivery_key), []).append(ClientSeen(r.client, r.n, int(r.human or 0), r.last))
+        if bytes(r.delivery_key) in keys:
+            found.setdefault(bytes(r.delivery_key), []).append(ClientSeen(r.client, r.n, int(r.human or 0), r.last))
     return found
 
 

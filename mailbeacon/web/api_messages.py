@@ -22,6 +22,10 @@ from mailbeacon.web.resources import detail_json, summary_json
 MAX_PAGE = 500
 MAX_ADDRESS = 320
 """RFC 3696 errata: 64 + 1 + 255 octets at most."""
+RECIPIENTS = 100
+"""Recipients in one message detail by default: a campaign's thousands come in pages."""
+MAX_RECIPIENTS = 1000
+MAX_RECIPIENTS_OFFSET = 10_000_000
 LIST_PARAMETERS = ("recipient", "since", "until", "opened", "clicked", "sort", "order", "limit", "cursor", "campaign")
 ORDERS = ("desc", "asc")
 
@@ -48,13 +52,15 @@ def routes(web: Web) -> list[BaseRoute]:
         return JSONResponse({"messages": [summary_json(m) for m in page.items], "next": following})
 
     async def message_detail(request: Request, user: UserRow) -> Response:
-        params = Params(request, ("timeline",))
+        params = Params(request, ("timeline", "recipients_offset", "recipients_limit"))
         message_id = path_id(request.path_params["message_id"])
         timeline = params.integer("timeline", 0, MAX_PAGE)
         timeline = 50 if timeline is None else timeline
+        offset = params.integer("recipients_offset", 0, MAX_RECIPIENTS_OFFSET) or 0
+        recipients = params.integer("recipients_limit", 1, MAX_RECIPIENTS) or RECIPIENTS
         if message_id is None or not await run_in_threadpool(store.message_visible, message_id, owner(user)):
             return error(404, "no such message")  # another user's message does not exist either
-        detail = await run_in_threadpool(store.message_detail, message_id, timeline + 1)
+        detail = await run_in_threadpool(store.message_detail, message_id, timeline + 1, offset, recipients)
         if detail is None:
             return error(404, "no such message")
         more = len(detail.timeline) > timeline

@@ -147,6 +147,8 @@ SCHEMAS: dict[str, Schema] = {
             "clicks": ref("ClickCounts"),
             "recipients": array(ref("Recipient")),
             "links": array(obj({"idx": INT, "url": STR, "clicks": RAW_HUMAN})),
+            "recipients_total": INT,
+            "recipients_next": maybe("integer", "More recipients: pass as `recipients_offset`."),
             "timeline": array(ref("FeedItem")),
             "timeline_next": maybe("integer", "More events: GET /api/v1/feed?message_id=ID&before=this."),
         }
@@ -330,7 +332,11 @@ PATHS: dict[str, dict[str, Schema]] = {
             answer("The message.", ref("MessageDetail")),
             params=[param("message_id", INT, "The message's id.", "path"),
                     param("timeline", {"type": "integer", "minimum": 0, "maximum": 500, "default": 50},
-                          "How many of its newest events to include.")],
+                          "How many of its newest events to include."),
+                    param("recipients_offset", {"type": "integer", "minimum": 0, "default": 0},
+                          "The first recipient to include (in the order they were sent to)."),
+                    param("recipients_limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                          "How many recipients to include.")],
             errors=("400", "401", "404", "503"),
         )
     },

@@ -52,6 +52,13 @@ def detail_json(detail: MessageDetail, timeline_next: int | None, viewer: UserRo
     clients = {key.hex(): [client_json(c) for c in seen] for key, seen in detail.clients.items()}
     for recipient in body["recipients"]:
         recipient["clients"] = clients.get(recipient["delivery"], [])
+    report = detail.report
+    total = len(report.recipients) if report.recipients_total is None else report.recipients_total
+    body["recipients_total"] = total
+    body["recipients_next"] = None  # the offset of the next page of recipients
+    if report.recipients_total is not None and report.recipients:
+        shown_up_to = detail.recipients_offset + len(report.recipients)
+        body["recipients_next"] = shown_up_to if shown_up_to < total else None
     body["timeline"] = [feed_item_json(item, viewer) for item in detail.timeline]
     body["timeline_next"] = timeline_next
     return body

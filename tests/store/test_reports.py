@@ -214,6 +214,21 @@ def test_message_detail_has_clients_per_recipient_and_the_timeline_newest_first(
     assert world.store.message_detail(10**9) is None
 
 
+def test_message_detail_pages_its_recipients_with_their_clients(world: World) -> None:
+    m0 = world.a_messages[0]
+    first = world.store.message_detail(m0, timeline=0, recipients_offset=0, recipients_limit=1)
+    second = world.store.message_detail(m0, timeline=0, recipients_offset=1, recipients_limit=1)
+    assert first is not None and second is not None
+    assert [r.recipient for r in first.report.recipients] == ["bob@example.org"]
+    assert [r.recipient for r in second.report.recipients] == ["carol@example.org"]
+    assert first.report.recipients_total == second.report.recipients_total == 2
+    assert (first.recipients_offset, second.recipients_offset) == (0, 1)
+    assert set(first.clients) == {world.keys[m0, "bob@example.org"]} and first.timeline == []
+    assert world.keys[m0, "bob@example.org"] not in second.clients
+    whole = world.store.message_detail(m0)
+    assert whole is not None and whole.report.recipients_total is None and len(whole.report.recipients) == 2
+
+
 # --- contacts -------------------------------------------------------------------------------------------
 
 

@@ -226,6 +226,17 @@ def test_message_detail_has_clients_per_recipient_and_its_timeline(world: World)
     assert ok(get(world, "a", f"/api/v1/messages/{world.messages['a3']}", timeline=1))["timeline_next"] is not None
 
 
+def test_message_detail_pages_its_recipients(world: World) -> None:
+    path = f"/api/v1/messages/{world.messages['a1']}"
+    first = ok(get(world, "a", path, recipients_limit=1))
+    second = ok(get(world, "a", path, recipients_limit=1, recipients_offset=first["recipients_next"]))
+    assert [r["recipient"] for r in first["recipients"] + second["recipients"]] == [
+        "bob@example.org", "Carol@Example.org"
+    ]
+    assert (first["recipients_total"], first["recipients_next"], second["recipients_next"]) == (2, 1, None)
+    assert first["recipients"][0]["clients"] and first["opens"] == second["opens"]
+
+
 # --- feed -----------------------------------------------------------------------------------------------
 
 
@@ -323,6 +334,8 @@ def test_contact_pages_and_timeline(world: World) -> None:
         ("/api/v1/messages", {"campaign": "spring"}, "campaign"),
         ("/api/v1/messages", {"limit": ["1", "2"]}, "limit"),
         ("/api/v1/messages/1", {"timeline": "-1"}, "timeline"),
+        ("/api/v1/messages/1", {"recipients_limit": "0"}, "recipients_limit"),
+        ("/api/v1/messages/1", {"recipients_offset": "-5"}, "recipients_offset"),
         ("/api/v1/contacts", {"sort": "name"}, "sort"),
         ("/api/v1/contacts", {"cursor": "eyJ4IjoxfQ"}, "cursor"),
         ("/api/v1/contacts/bob@example.org", {"before": "0"}, "before"),
@@ -376,6 +389,7 @@ def test_answers_match_the_documented_schemas(world: World) -> None:
         ("/api/v1/contacts", "/api/v1/contacts", {}),
         ("/api/v1/contacts/bob@example.org", "/api/v1/contacts/{email}", {}),
         ("/api/v1/events", "/api/v1/events", {}),
+        ("/api/v1/webhooks", "/api/v1/webhooks", {}),
     ]:
         operation = document["paths"][template]["get"]
         schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
