@@ -180,7 +180,9 @@
   function notify(d) {
     var title = String(d.notify.title || "");
     var body = String(d.notify.body || "");
-    var meta = [d.recipient, d.subject].filter(Boolean).join(" · ");
+    var meta = [d.recipient, d.subject].filter(function (part) {
+      return part && (title + " " + body).indexOf(part) === -1;  // only what the notice does not say already
+    }).join(" · ");
     toast(title, body, meta, d.notice);
     if (window.Notification && Notification.permission === "granted") {
       try {
