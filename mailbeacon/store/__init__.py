@@ -465,7 +465,7 @@ class Store:
             return select_settings(conn)
 
     def apply_privacy(
-        self, now: float, batch: int = 5000, pause: float = 0.0, stop: Callable[[], bool] = lambda: False,
+        self, now: float, batch: int = 1000, pause: float = 0.0, stop: Callable[[], bool] = lambda: False,
         forget: Forget | None = None,
     ) -> PrivacyRun:
         """Delete events past the retention, then cut old IPs to their network, `batch` rows a transaction.

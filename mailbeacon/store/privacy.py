@@ -1,6 +1,6 @@
 """The privacy job's steps: truncate old IP addresses, delete events past the retention.
 
-Each step is one bounded transaction (a few thousand rows), so the hot path
+Each step is one bounded transaction (a thousand rows by default), so the hot path
 never waits long for the write lock, and a crash between steps loses nothing:
 truncation keeps its cursor in `pipeline_cursors`; deletion always starts at
 the oldest event. Both walk the log in id order, which is arrival order, and
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ JUDGED_BY = "classify"
 RECENT = 3600.0
 """Seconds an event keeps its full address whatever the setting: the classifier compares a
 delivery's next events with its last ones (for at most ten minutes), from its memory."""
+
+_IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
 
 Forget = Callable[[dict[str, Any], float], dict[str, Any]]
 """forget(memory, before): a delivery's classifier memory without the full addresses of events before `before`."""
@@ -48,9 +51,11 @@ def truncate_ip(address: str) -> str:
 
     >>> truncate_ip("198.51.100.7"), truncate_ip("2001:db8:1234:5678::1"), truncate_ip("::ffff:192.0.2.9")
     ('198.51.100.0', '2001:db8:1234::', '192.0.2.0')
-    >>> truncate_ip("198.51.100.0"), truncate_ip("bob's laptop")
-    ('198.51.100.0', '')
+    >>> truncate_ip("198.51.100.0"), truncate_ip("bob's laptop"), truncate_ip("198.51.100.07"), truncate_ip("1.2.3.256")
+    ('198.51.100.0', '', '', '')
     """
+    if _IPV4.fullmatch(address):  # the usual case, without ipaddress's cost (it was most of a step's time)
+        return address[: address.rindex(".")] + ".0"
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
