@@ -83,3 +83,15 @@ def test_admin_pages_do_not_exist_for_others(hostile: Hostile, method: str, path
         assert "Users" not in (eve.page("/activity").css_first("#nav").text())  # type: ignore[union-attr]
     with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
         assert (store.users(), store.get_settings(), store.do_not_track()) == before
+
+
+@pytest.mark.parametrize("path", [
+    "/activity?before=-5", "/activity?before=99999999999999999999999", "/activity?before=1e9",
+    "/messages?after=nan:1", "/messages?after=inf:1", "/messages?after=1:99999999999999999999", "/messages?after=x",
+    "/messages?sort=%00&dir=sideways&opened=maybe&period=forever", "/messages?recipient=%00%27%22",
+    "/contacts?page=999999999999999999", "/contacts?page=0&sort=nonsense", "/messages/1?before=abc",
+])
+def test_odd_query_strings_read_as_defaults_not_errors(hostile: Hostile, path: str) -> None:
+    with Session(hostile.server.url) as ann:
+        ann.login("ann@example.com")
+        assert ann.get(path).status_code == 200, path

@@ -10,6 +10,7 @@ from mailbeacon.store import CONTACT_SORTS, ContactQuery, MessageQuery, UserRow
 from mailbeacon.web.dashboard.pages import Pages, cursor, owner
 
 PAGE = 50
+MAX_PAGES = 100_000
 
 
 def routes(pages: Pages) -> list[BaseRoute]:
@@ -21,7 +22,7 @@ def routes(pages: Pages) -> list[BaseRoute]:
             user_id=owner(user), sort=sort if sort in CONTACT_SORTS else "last_sent",
             descending=request.query_params.get("dir") != "asc",
         )
-        number = cursor(request.query_params.get("page")) or 1
+        number = min(cursor(request.query_params.get("page")) or 1, MAX_PAGES)
         contacts, more = await pages.call(store.contacts, query, (number - 1) * PAGE, PAGE)
         return pages.render(request, "contacts.html", user, contacts=contacts, where=query, number=number, params=dict(request.query_params),
                             more=more)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 from starlette.requests import Request
@@ -39,9 +40,10 @@ def after_of(value: str | None) -> tuple[float, int] | None:
     """The cursor `SORT_VALUE:ID` of the previous page's last row."""
     number, _, ident = (value or "").partition(":")
     try:
-        return float(number), int(ident)
+        sort_value, last_id = float(number), int(ident)
     except ValueError:
         return None
+    return (sort_value, last_id) if math.isfinite(sort_value) and 0 < last_id < 2**63 else None
 
 
 def routes(pages: Pages) -> list[BaseRoute]:
