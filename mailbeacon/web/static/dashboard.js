@@ -138,6 +138,9 @@
       if (!window.EventSource) { setStatus("offline", "live updates need a newer browser"); return; }
       source = new EventSource(STREAM_URL + "?after=" + newest());
       source.addEventListener("activity", receive);
+      source.addEventListener("missed", function () {
+        toast("More happened than the live feed can show", "Reload the page to see all of it.", "", "");
+      });
       source.onopen = function () { delay = 2000; setStatus("live", "live"); };
       source.onerror = function () {
         if (source.readyState === EventSource.CLOSED) {
