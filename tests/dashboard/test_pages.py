@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -376,3 +377,20 @@ def test_a_new_user_is_told_what_to_do(world: World, ada: Session) -> None:
                             ("/captured", "#captured-empty")]:
             assert browser.page(page).css_first(empty) is not None, page
         assert browser.page("/activity").css_first("#nav-users") is None
+
+
+def test_a_large_messages_recipients_come_a_hundred_a_page(world: World, ann: Session) -> None:
+    with world.store() as store:
+        owner = store.user_by_email("ann@example.com")
+        assert owner is not None
+        big = store.record_message(
+            user_id=owner.id, sender=owner.email, subject="To everyone", message_id_header=None,
+            deliveries=[(secrets.token_bytes(12), f"r{i:03}@example.org") for i in range(105)], links=[],
+        )
+    first = ann.page(f"/messages/{big}")
+    assert len(first.css("#recipients tbody tr")) == 100
+    assert "of 105" in first.css_first("#message-stats").text()
+    assert "1–100 of 105" in first.css_first(".pager.pad").text()
+    rest = ann.page(f"/messages/{big}" + str(first.css_first(".pager.pad a.older").attributes["href"]))
+    assert texts(rest, "#recipients .recipient") == [f"r{i:03}@example.org" for i in range(100, 105)]
+    assert rest.css_first(".pager.pad a.older") is None

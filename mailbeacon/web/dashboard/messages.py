@@ -16,6 +16,7 @@ from mailbeacon.web.reports import message_json, recipient_json
 
 PAGE = 50
 TIMELINE = 100
+RECIPIENTS = 100
 PERIODS = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "90d": 90 * 86400}
 CHOICES = {"yes": True, "no": False}
 
@@ -60,7 +61,8 @@ def routes(pages: Pages) -> list[BaseRoute]:
 
     async def message(request: Request, user: UserRow) -> Response:
         message_id = cursor(request.path_params["message_id"])
-        detail = await pages.call(store.message_detail, message_id, 0) if message_id else None
+        offset = min(cursor(request.query_params.get("recipients")) or 0, 2**62)
+        detail = await pages.call(store.message_detail, message_id, 0, offset, RECIPIENTS) if message_id else None
         if detail is None or not (user.is_admin or detail.report.user_id == user.id):
             return pages.not_found(request, user)  # another user's message does not exist
         before = cursor(request.query_params.get("before"))
@@ -73,6 +75,8 @@ def routes(pages: Pages) -> list[BaseRoute]:
         return pages.render(
             request, "message.html", user,
             message=message_json(report), report=report, recipients=recipients, items=timeline,
+            total=report.recipients_total if report.recipients_total is not None else len(recipients),
+            offset=offset, page_size=RECIPIENTS, params=dict(request.query_params),
             older=timeline[-1].id if len(timeline) == TIMELINE else None,
             chart=charts.timeline_svg(times, report.created_at), legend=charts.legend(),
         )
