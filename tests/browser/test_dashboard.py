@@ -94,6 +94,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             yield World(server, site, ann["api_key"], sent.json()["message_id"])
         finally:
             landing.shutdown()
+            landing.server_close()
 
 
 def login(browser: Any, world: World) -> Any:
