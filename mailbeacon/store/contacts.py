@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, Row, any_, bindparam, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from mailbeacon.store.backend import insert_ignoring_duplicates
 from mailbeacon.store.outbound import normalise_address
@@ -88,35 +89,15 @@ def upsert_contacts(conn: Connection, list_id: int, batch: Sequence[NewContact],
     if not batch:
         return ImportCounts()
     emails = [c.email for c in batch]
-    known = {
-        row.email: row
-        for row in conn.execute(
-            select(contacts.c.id, contacts.c.email, contacts.c.fields, contacts.c.unsubscribed_at).where(
-                contacts.c.email.in_(emails)
-            )
-        )
-    }
+    columns = select(contacts.c.id, contacts.c.email, contacts.c.fields, contacts.c.unsubscribed_at)
+    known = {row.email: row for row in conn.execute(columns.where(_among(conn, contacts.c.email, emails)))}
     fresh = [c for c in batch if c.email not in known]
     ids = [row.id for row in known.values()]
     if fresh:
-        inserted = conn.execute(
-            insert_ignoring_duplicates(conn, contacts, "email").returning(contacts.c.id),
-            [
-                {
-                    "email": c.email,
-                    "fields": _dump(c.fields),
-                    "unsubscribed_at": now if c.unsubscribed else None,
-                    "unsubscribe_source": "import" if c.unsubscribed else None,
-                    "unsubscribe_campaign_id": None,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for c in fresh
-            ],
-        ).scalars().all()
+        inserted = _insert_contacts(conn, fresh, now)
         if len(inserted) < len(fresh):  # another import created some meanwhile: they join the list all the same
             raced = [c.email for c in fresh]
-            inserted = conn.execute(select(contacts.c.id).where(contacts.c.email.in_(raced))).scalars().all()
+            inserted = list(conn.execute(select(contacts.c.id).where(_among(conn, contacts.c.email, raced))).scalars())
         ids += inserted
     changed: list[dict[str, Any]] = []
     newly_unsubscribed: list[dict[str, Any]] = []
@@ -150,12 +131,12 @@ def upsert_contacts(conn: Connection, list_id: int, batch: Sequence[NewContact],
     on_list: set[int] = set()
     if known:  # a contact created just now is on no list yet
         query = select(list_members.c.contact_id).where(
-            list_members.c.list_id == list_id, list_members.c.contact_id.in_([row.id for row in known.values()])
+            list_members.c.list_id == list_id, _among(conn, list_members.c.contact_id, [r.id for r in known.values()])
         )
         on_list.update(conn.execute(query).scalars())
-    joining = [{"list_id": list_id, "contact_id": i, "added_at": now} for i in ids if i not in on_list]
+    joining = [i for i in ids if i not in on_list]
     if joining:
-        conn.execute(insert_ignoring_duplicates(conn, list_members, "list_id", "contact_id"), joining)
+        _insert_members(conn, list_id, joining, now)
     return ImportCounts(
         created=len(fresh),
         updated=len(changed),
@@ -164,6 +145,60 @@ def upsert_contacts(conn: Connection, list_id: int, batch: Sequence[NewContact],
         unsubscribed=sum(c.unsubscribed for c in fresh) + len(newly_unsubscribed),
         still_unsubscribed=still_unsubscribed,
     )
+
+
+# On PostgreSQL a batch travels as a few arrays: psycopg parses every long, uncached query
+# text again, so 1,000 rows as VALUES tuples (or IN lists) cost twice the time in the client.
+_PG_INSERT_CONTACTS = text(
+    "INSERT INTO contacts (email, fields, unsubscribed_at, unsubscribe_source, created_at, updated_at) "
+    "SELECT e, f, u, s, :now, :now FROM unnest(CAST(:emails AS text[]), CAST(:fields AS text[]), "
+    "CAST(:unsubscribed_at AS float8[]), CAST(:sources AS text[])) AS t(e, f, u, s) "
+    "ON CONFLICT (email) DO NOTHING RETURNING id"
+)
+_PG_INSERT_MEMBERS = text(
+    "INSERT INTO list_members (list_id, contact_id, added_at) "
+    "SELECT :list_id, unnest(CAST(:ids AS integer[])), :now ON CONFLICT DO NOTHING"
+)
+
+
+def _is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _among(conn: Connection, column: ColumnElement[Any], values: Sequence[object]) -> ColumnElement[bool]:
+    """`column IN (values)`, as `= ANY(array)` on PostgreSQL."""
+    if _is_postgres(conn):
+        return column == any_(literal(list(values), ARRAY(column.type)))  # one parameter, not len(values)
+    return column.in_(values)
+
+
+def _insert_contacts(conn: Connection, fresh: Sequence[NewContact], now: float) -> list[int]:
+    """Insert contacts not stored yet; the ids of those inserted (one taken by a racing import is skipped)."""
+    unsubscribed_at = [now if c.unsubscribed else None for c in fresh]
+    sources = ["import" if c.unsubscribed else None for c in fresh]
+    if _is_postgres(conn):
+        params: dict[str, object] = {
+            "emails": [c.email for c in fresh],
+            "fields": [_dump(c.fields) for c in fresh],
+            "unsubscribed_at": unsubscribed_at,
+            "sources": sources,
+            "now": now,
+        }
+        return list(conn.execute(_PG_INSERT_CONTACTS, params).scalars())
+    rows = [
+        {"email": c.email, "fields": _dump(c.fields), "unsubscribed_at": at, "unsubscribe_source": source,
+         "unsubscribe_campaign_id": None, "created_at": now, "updated_at": now}
+        for c, at, source in zip(fresh, unsubscribed_at, sources)
+    ]
+    return list(conn.execute(insert_ignoring_duplicates(conn, contacts, "email").returning(contacts.c.id), rows).scalars())
+
+
+def _insert_members(conn: Connection, list_id: int, contact_ids: Sequence[int], now: float) -> None:
+    if _is_postgres(conn):
+        conn.execute(_PG_INSERT_MEMBERS, {"list_id": list_id, "ids": list(contact_ids), "now": now})
+        return
+    rows = [{"list_id": list_id, "contact_id": i, "added_at": now} for i in contact_ids]
+    conn.execute(insert_ignoring_duplicates(conn, list_members, "list_id", "contact_id"), rows)
 
 
 def select_lists(conn: Connection, name: str | None = None) -> list[ContactList]:
