@@ -49,7 +49,23 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
         )
-    assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == 0, done.stdout + done.stderr
+        # The tour's last step: Ada logs in to the dashboard with the password it set, and sees Bob.
+        import httpx
+
+        with httpx.Client(base_url=server.url, timeout=10) as browser:
+            page = browser.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None, page.text
+            login = browser.post("/login", data={"email": "ada@example.com", "password": "choose a long one",
+                                                 "csrf": csrf.group(1)})
+            assert login.status_code in (302, 303), login.text
+            import time
+
+            deadline = time.monotonic() + 20  # the pipeline judges the open in the background
+            while "bob@example.org" not in (activity := browser.get("/activity")).text:
+                assert activity.status_code == 200 and time.monotonic() < deadline, activity.text
+                time.sleep(0.1)
     assert "to bob@example.org  'Your proposal, as promised'" in done.stdout
     events = json.loads(done.stdout.splitlines()[-1])["events"]
     assert [(e["type"], e["recipient"]) for e in events] == [("open", "bob@example.org")]
