@@ -232,7 +232,9 @@ feed = Table(
     # Seconds since the delivery's previous human open, for "re-open after a quiet period".
     Index("ix_feed_user_event", "user_id", "event_id"),
     Index("ix_feed_message_event", "message_id", "event_id"),
-    Index("ix_feed_user_recipient_event", "user_id", "recipient", "event_id"),
+    # message_id last: a contact's timeline keeps the index order, and a message's page of recipients
+    # (store/reports.py select_clients) filters by message without reading the feed rows.
+    Index("ix_feed_user_recipient_event", "user_id", "recipient", "event_id", "message_id"),
 )
 """The activity feed: one row per judged event with whose it is, written by the classify reader.
 

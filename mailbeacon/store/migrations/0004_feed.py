@@ -47,7 +47,7 @@ Table(
     Column("gap", Float, nullable=True),
     Index("ix_feed_user_event", "user_id", "event_id"),
     Index("ix_feed_message_event", "message_id", "event_id"),
-    Index("ix_feed_user_recipient_event", "user_id", "recipient", "event_id"),
+    Index("ix_feed_user_recipient_event", "user_id", "recipient", "event_id", "message_id"),
 )
 Table(
     "webhooks",
