@@ -1,0 +1,137 @@
+"""`mailbeacon serve`: every option of the server, passed on as Settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mailbeacon.cli.common import data_option, db_option
+from mailbeacon.errors import MailbeaconError
+
+@click.command()
+@data_option
+@click.option("--http", "http", default="127.0.0.1:8080", show_default=True, envvar="MAILBEACON_HTTP",
+              help="Address of the tracking server.")
+@click.option("--smtp", "smtp", default="127.0.0.1:2525", show_default=True, envvar="MAILBEACON_SMTP",
+              help="Address of the SMTP relay, or off.")
+@click.option("--base-url", default=None, envvar="MAILBEACON_BASE_URL",
+              help="Public URL of the tracking server (default: http://HTTP).")
+@db_option
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Server processes sharing the port (each with its own group commit and spool).")
+@click.option("--upstream", default=None, envvar="MAILBEACON_UPSTREAM",
+              help="Real mail server, smtp://[user:pass@]host:port[?starttls=require|never&verify=false] or "
+                   "smtps://...; default: the capture mailbox in the data directory.")
+@click.option("--retry-after", "retry_first", default=60.0, show_default=True, type=float,
+              help="Seconds before the first retry of a temporary upstream failure (each later wait doubles).")
+@click.option("--webhook-retry-after", "webhook_retry_first", default=5.0, type=float, hidden=True,
+              envvar="MAILBEACON_WEBHOOK_RETRY_AFTER",
+              help="Seconds before a failed webhook is tried again (later waits scale with it); for tests.")
+@click.option("--outbound-lease", default=120.0, show_default=True, type=float,
+              help="Seconds a sender holds a copy it is delivering; after a crash, copies are sent again after it.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Relay certificate (PEM); default: a self-signed one made in the data directory.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--smtp-plain-auth", is_flag=True,
+              help="Allow AUTH without STARTTLS; only on a loopback address, for testing.")
+@click.option("--max-message-size", "size_limit", default=25 * 1024 * 1024, show_default=True, type=int,
+              help="Larger messages are refused with 552.")
+@click.option("--dkim-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Private key (PEM) to DKIM-sign every copy after instrumenting it.")
+@click.option("--dkim-selector", default=None)
+@click.option("--dkim-domain", default=None, help="Signing domain; default: the domain of the From address.")
+@click.option("--no-tracking", is_flag=True, help="Kill switch: relay every copy untouched.")
+@click.option("--no-open-tracking", is_flag=True)
+@click.option("--no-click-tracking", is_flag=True)
+@click.option("--no-split", is_flag=True,
+              help="One copy for all recipients with one shared pixel (opens are 'one of the recipients').")
+@click.option("--scanner-networks", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="More networks of link scanners, one CIDR a line (DATA/scanner_networks.txt is read too).")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True, default=["127.0.0.0/8", "::1/128"],
+              show_default=True, help="Network whose X-Forwarded-For header is believed (repeat for several).")
+@click.option("--honeypot", is_flag=True,
+              help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
+@click.option("--instrument-dkim-signed", is_flag=True,
+              help="Instrument mail that arrives DKIM-signed (its signature then fails unless --dkim-key re-signs).")
+def serve(
+    data_dir: Path,
+    http: str,
+    smtp: str,
+    base_url: str | None,
+    db_url: str | None,
+    workers: int,
+    upstream: str | None,
+    retry_first: float,
+    webhook_retry_first: float,
+    outbound_lease: float,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    smtp_plain_auth: bool,
+    size_limit: int,
+    dkim_key: Path | None,
+    dkim_selector: str | None,
+    dkim_domain: str | None,
+    no_tracking: bool,
+    no_open_tracking: bool,
+    no_click_tracking: bool,
+    no_split: bool,
+    scanner_networks: Path | None,
+    trusted_proxies: tuple[str, ...],
+    honeypot: bool,
+    instrument_dkim_signed: bool,
+) -> None:
+    """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
+    from mailbeacon import service
+    from mailbeacon.submission import Switches
+
+    try:
+        http_host, http_port = service.parse_hostport(http)
+        relay = smtp.lower() != "off"
+        smtp_host, smtp_port = service.parse_hostport(smtp) if relay else ("127.0.0.1", 0)
+        settings = service.Settings(
+            data_dir=data_dir,
+            http_host=http_host,
+            http_port=http_port,
+            smtp_host=smtp_host,
+            smtp_port=smtp_port,
+            relay=relay,
+            base_url=base_url,
+            db_url=db_url,
+            workers=workers,
+            upstream=upstream,
+            retry_first=retry_first,
+            webhook_retry_first=webhook_retry_first,
+            outbound_lease=outbound_lease,
+            smtp_plain_auth=smtp_plain_auth,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            smtp_size_limit=size_limit,
+            dkim_key=dkim_key,
+            dkim_selector=dkim_selector,
+            dkim_domain=dkim_domain,
+            trusted_proxies=_networks(trusted_proxies),
+            scanner_networks=scanner_networks,
+            switches=Switches(
+                tracking=not no_tracking,
+                opens=not no_open_tracking,
+                clicks=not no_click_tracking,
+                split=not no_split,
+                instrument_dkim_signed=instrument_dkim_signed,
+                honeypot=honeypot,
+            ),
+        )
+        service.serve(settings)
+    except MailbeaconError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _networks(values: tuple[str, ...]) -> tuple[str, ...]:
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--trusted-proxy") from exc
+    return values
