@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mailbeacon.cli.common import DEFAULT_BASE_URL, data_option, db_option, open_store
+from mailbeacon.cli.options import DEFAULT_BASE_URL, data_option, db_option, open_store
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.tokens import Keyring
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from mailbeacon.cli.common import data_option, db_option, open_store, when
+from mailbeacon.cli.options import data_option, db_option, open_store, when
 
 if TYPE_CHECKING:
     from mailbeacon.store import ContactRow, Store

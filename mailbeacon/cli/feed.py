@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mailbeacon.cli.common import data_option, db_option, open_store
+from mailbeacon.cli.options import data_option, db_option, open_store
 
 @click.command()
 @click.option("--follow", "-f", is_flag=True, help="Keep printing activity as it is classified, until Ctrl-C.")

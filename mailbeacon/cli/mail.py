@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 import click
 
-from mailbeacon.cli.common import DEFAULT_BASE_URL, data_option, db_option
+from mailbeacon.cli.options import DEFAULT_BASE_URL, data_option, db_option
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.instrument import Plan, TokenTracker, instrument_message
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mailbeacon.cli.common import data_option, db_option, open_store
+from mailbeacon.cli.options import data_option, db_option, open_store
 
 @click.group()
 def privacy() -> None:

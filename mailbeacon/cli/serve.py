@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mailbeacon.cli.common import data_option, db_option
+from mailbeacon.cli.options import data_option, db_option
 from mailbeacon.errors import MailbeaconError
 
 @click.command()

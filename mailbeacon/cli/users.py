@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from mailbeacon.cli.common import data_option, db_option, open_store
+from mailbeacon.cli.options import data_option, db_option, open_store
 from mailbeacon.errors import MailbeaconError
 
 if TYPE_CHECKING:
