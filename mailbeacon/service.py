@@ -156,12 +156,16 @@ def classify_policy(settings: Settings) -> Policy:
 
 
 def submitter(settings: Settings, store: Store, keyring: Keyring) -> Submitter:
-    dkim = None
-    if settings.dkim_key is not None:
-        if not settings.dkim_selector:
-            raise ConfigError("--dkim-key needs --dkim-selector")
-        dkim = DkimSigner.from_file(settings.dkim_key, settings.dkim_selector, settings.dkim_domain)
-    return Submitter(store, keyring, settings.links_base_url, settings.switches, dkim)
+    return Submitter(store, keyring, settings.links_base_url, settings.switches, dkim_signer(settings))
+
+
+def dkim_signer(settings: Settings) -> DkimSigner | None:
+    """The signer of `--dkim-key` (serve, campaign send), or None without one."""
+    if settings.dkim_key is None:
+        return None
+    if not settings.dkim_selector:
+        raise ConfigError("--dkim-key needs --dkim-selector")
+    return DkimSigner.from_file(settings.dkim_key, settings.dkim_selector, settings.dkim_domain)
 
 
 def transport_factory(settings: Settings) -> Callable[[], Transport]:

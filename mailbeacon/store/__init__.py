@@ -49,6 +49,23 @@ from mailbeacon.store.activity import (
     select_report,
 )
 from mailbeacon.store.backend import WRITE, Backend, Lock
+from mailbeacon.store.campaigns import (
+    CampaignBatch,
+    CampaignCopy,
+    CampaignProgress,
+    CampaignRow,
+    NewCampaign,
+    insert_campaign,
+    mark_done,
+    mark_queued,
+    save_campaign_batch,
+    select_campaign,
+    select_campaigns,
+    select_links,
+    select_progress,
+    select_skips,
+    update_rate,
+)
 from mailbeacon.store.contacts import (
     ContactList,
     ContactRow,
@@ -136,6 +153,11 @@ __all__ = [
     "ClientSeen",
     "ContactActivity",
     "ContactQuery",
+    "CampaignBatch",
+    "CampaignCopy",
+    "CampaignProgress",
+    "CampaignRow",
+    "NewCampaign",
     "ContactList",
     "ContactRow",
     "ImportCounts",
@@ -658,6 +680,64 @@ class Store:
         """Undo an unsubscribe (the operator's CLI only: no web route does this). None: no such contact."""
         with self._translated("resubscribe a contact"), self._write() as conn:
             return clear_unsubscribed(conn, contact_id, time.time())
+
+    # Campaign sends: the campaign row, its cursor and one campaign_sends row per contact (store/campaigns.py).
+
+    def create_campaign(self, new: NewCampaign) -> CampaignRow:
+        """The campaign with its one message, sending from the start of its list; StoreConflict if the name
+        (or a referenced user or list) is wrong."""
+        with self._translated("create a campaign"), self._write() as conn:
+            return insert_campaign(conn, new, time.time())
+
+    def campaign_named(self, name: str) -> CampaignRow | None:
+        with self._translated("read a campaign"), self._read() as conn:
+            return select_campaign(conn, name=name)
+
+    def campaign(self, campaign_id: int) -> CampaignRow | None:
+        with self._translated("read a campaign"), self._read() as conn:
+            return select_campaign(conn, campaign_id=campaign_id)
+
+    def campaigns(self) -> list[CampaignRow]:
+        """Every campaign, newest first."""
+        with self._translated("read campaigns"), self._read() as conn:
+            return select_campaigns(conn)
+
+    def campaign_links(self, message_id: int) -> dict[str, int]:
+        """URL -> link index of the campaign's message so far."""
+        with self._translated("read a campaign's links"), self._read() as conn:
+            return select_links(conn, message_id)
+
+    def set_campaign_rate(self, campaign_id: int, rate: float | None) -> None:
+        with self._translated("change a campaign's rate"), self._write() as conn:
+            update_rate(conn, campaign_id, rate)
+
+    def queue_campaign_batch(self, batch: CampaignBatch) -> bool:
+        """Deliveries, campaign_sends and outbound rows of one batch, its new links and the moved cursor, in
+        one transaction; False (nothing written) if the cursor moved meanwhile or the campaign stopped."""
+        with self._translated(f"queue {len(batch.copies)} campaign copies"), self._write(Lock.OUTBOUND) as conn:
+            return save_campaign_batch(conn, batch, time.time())
+
+    def campaign_queued(self, campaign_id: int, cursor: int) -> bool:
+        """Mark the send over (every member queued or skipped); False if the cursor is not `cursor`."""
+        with self._translated("finish queueing a campaign"), self._write() as conn:
+            return mark_queued(conn, campaign_id, cursor, time.time())
+
+    def campaign_progress(self, campaign_id: int) -> CampaignProgress | None:
+        """The campaign's copies by delivery status; a queued campaign with nothing waiting becomes done."""
+        with self._translated("read a campaign's progress"):
+            with self._read() as conn:
+                progress = select_progress(conn, campaign_id)
+            if progress is None or progress.campaign.status != "queued" or progress.pending:
+                return progress
+            with self._write() as conn:
+                mark_done(conn, campaign_id, time.time())
+            with self._read() as conn:
+                return select_progress(conn, campaign_id)
+
+    def campaign_skips(self, campaign_id: int, limit: int = 20) -> list[tuple[str, str]]:
+        """(address, why) of members whose copy could not be made (the unsubscribed left out)."""
+        with self._translated("read a campaign's skips"), self._read() as conn:
+            return select_skips(conn, campaign_id, limit)
 
     def add_user(self, email: str, is_admin: bool, seat: str, api_key_hash: str, smtp_password_hash: str) -> int:
         try:

@@ -348,3 +348,57 @@ list_members = Table(
     PrimaryKeyConstraint("list_id", "contact_id"),
 )
 """The primary key orders a list's members by contact id: a campaign's send cursor walks it."""
+
+CAMPAIGN_STATUSES = ("sending", "queued", "done", "cancelled")
+"""sending: copies being queued; queued: all queued, some not delivered yet; done: every copy sent or
+bounced; cancelled: stopped for good."""
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    # Whose campaign it is: the feed, notifications and the dashboard attribute its activity to them.
+    Column("list_id", Integer, ForeignKey("contact_lists.id"), nullable=False),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, unique=True),
+    # ONE messages row per campaign (source "campaign"), one delivery per contact mailed; its
+    # links rows give every link index one URL across all copies.
+    Column("subject", Text, nullable=False),
+    Column("from_address", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=True),
+    # The templates (Jinja2 sources), stored once: a copy is rendered from them and the contact's fields.
+    Column("base_url", Text, nullable=False),
+    Column("rate", Float, nullable=True),
+    # Copies a second the outbound queue may hand on; None: as fast as it goes.
+    Column("status", Text, nullable=False),
+    Column("cursor", Integer, nullable=False),
+    # The last contact id queued (or skipped): a resumed send goes on after it.
+    Column("total", Integer, nullable=False),
+    # List members when the send started.
+    Column("queued", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    # Members not mailed: unsubscribed, or their copy could not be rendered (campaign_sends.skipped says why).
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("queued_at", Float, nullable=True),
+    Column("finished_at", Float, nullable=True),
+    CheckConstraint("status IN ('sending', 'queued', 'done', 'cancelled')", name="status"),
+    CheckConstraint("rate IS NULL OR rate > 0", name="rate"),
+)
+"""One row per campaign: its templates, its list and how far its send has got (store/campaigns.py)."""
+
+campaign_sends = Table(
+    "campaign_sends",
+    metadata,
+    Column("campaign_id", Integer, ForeignKey("campaigns.id"), nullable=False),
+    Column("contact_id", Integer, ForeignKey("contacts.id"), nullable=False),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=True, unique=True),
+    # The contact's copy; None when skipped.
+    Column("skipped", Text, nullable=True),
+    # Why the contact got no copy: "unsubscribed", or the template's error for them.
+    PrimaryKeyConstraint("campaign_id", "contact_id"),
+    CheckConstraint("(delivery_id IS NULL) != (skipped IS NULL)", name="sent_or_skipped"),
+)
+"""One row per list member a campaign reached: the primary key itself refuses a second copy to a contact."""
