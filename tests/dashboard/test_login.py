@@ -140,3 +140,16 @@ def test_login_starts_a_new_session_with_a_new_csrf_token(server: Server) -> Non
         browser.login("ann@example.com")
         assert browser.csrf() and browser.csrf() != before
 
+
+
+def test_password_guessing_locks_the_address_for_a_while_but_not_other_people(server: Server) -> None:
+    add_user(server.data_dir, "target@example.com")
+    with Session(server.url) as guesser:
+        for _ in range(5):
+            assert guesser.login("target@example.com", "not the password").status_code == 401
+        locked = guesser.login("target@example.com")  # even the right password waits now
+        assert locked.status_code == 429
+        assert "too many failed logins: try again in 15 minutes" in locked.text
+        assert guesser.login("TARGET@example.com").status_code == 429  # the same address in another case
+    with Session(server.url) as ann:
+        assert ann.login("ann@example.com").status_code == 303
