@@ -36,7 +36,7 @@ def parse_from(value: str) -> FromAddress:
     """`"News <news@example.com>"` or `news@example.com`; AddressError for anything else.
 
     >>> parse_from("Ünïcode News <news@example.com>").header
-    '=?utf-8?q?=C3=9Cn=C3=AFcode_News?= <news@example.com>'
+    '=?utf-8?b?w5xuw69jb2RlIE5ld3M=?= <news@example.com>'
     """
     if "\r" in value or "\n" in value:
         raise AddressError(f"the From address {value!r} has a line break in it")
