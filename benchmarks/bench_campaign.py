@@ -6,7 +6,8 @@ For each list size: a fresh SQLite data directory, an admin user, a generated
 CSV (1 % bad addresses, 1 % duplicates) imported with `mailbeacon contacts
 import`, then `mailbeacon serve --upstream smtp://sink` and `mailbeacon campaign
 send` (a ~21 KB newsletter with 20 links, personalised greeting and subject,
-text alternative) started together. The sink is `python -m aiosmtpd` with
+text alternative; with --unique also the address, so no two copies share their
+HTML) started together. The sink is `python -m aiosmtpd` with
 bench_relay's counting handler. Printed: the queueing rate (members queued a
 second, until the send command exits), the end-to-end rate (until the sink has
 every copy), the total time, and the peak RSS of the sending command and of
@@ -58,10 +59,12 @@ class Run:
     """CPU milliseconds per copy of the sender, the server and the sink."""
 
 
-def template(size: int, links: int) -> tuple[str, str]:
+def template(size: int, links: int, unique: bool = False) -> tuple[str, str]:
     html = newsletter_html(size, links).decode()
     body = '<body style="margin:0;padding:0;background:#f4f4f4">'
     greeting = '<p style="margin:16px 24px">Hello {{ contact["First Name"] | default("there") }},</p>'
+    if unique:  # "sent to ADDRESS": no two copies share their HTML, so none shares a prepared scan
+        greeting += '<p style="font-size:11px">This email was sent to {{ contact.email }}</p>'
     html = html.replace(body, body + greeting, 1)
     text = ('Hello {{ contact["First Name"] | default("there") }},\n\nthis month: news, offers and more.\n'
             "Read it all at https://shop.example.com/news\n")
@@ -187,8 +190,10 @@ def main() -> None:
     parser.add_argument("--links", type=int, default=20)
     parser.add_argument("--baseline-messages", type=int, default=8_000)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds a run may take before it fails")
+    parser.add_argument("--unique", action="store_true",
+                        help="every copy's HTML differs (the address in it): the worst case for the sender")
     args = parser.parse_args()
-    html, text = template(args.size, args.links)
+    html, text = template(args.size, args.links, args.unique)
     with tempfile.TemporaryDirectory(prefix="bench-campaign-") as tmp:
         work = Path(tmp)
         message = one_copy(html, text)
