@@ -4,7 +4,8 @@ Several senders run at once, each with its own transport (its own upstream
 connection): eight, because a sender mostly waits for the upstream's replies
 (a campaign of 6,000 copies to a local aiosmtpd: 530/s with four, 710/s with
 eight). A copy is claimed with a lease before it is sent and finished (sent
-or bounced) after, the outcomes of copies sent meanwhile in one transaction; a crash between the two sends it again after the lease, so a
+or bounced) after, the outcomes of copies sent meanwhile in one transaction;
+a crash between the two sends it again after the lease, so a
 copy may reach the upstream twice but never zero times.
 Temporary failures are retried with exponential backoff and jitter until
 `give_up_after`, then bounced.
