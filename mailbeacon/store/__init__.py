@@ -49,6 +49,22 @@ from mailbeacon.store.activity import (
     select_report,
 )
 from mailbeacon.store.backend import WRITE, Backend, Lock
+from mailbeacon.store.campaign_reports import (
+    EXPORT_CHUNK,
+    Bounce,
+    CampaignReport,
+    CampaignSummary,
+    ClientCount,
+    RecipientRow,
+    Unsubscribe,
+    Untracked,
+    campaign_visible,
+    select_campaign_report,
+    select_field_names,
+    select_recipients,
+    select_summaries,
+    select_summary,
+)
 from mailbeacon.store.campaigns import (
     CampaignBatch,
     CampaignCopy,
@@ -160,6 +176,13 @@ __all__ = [
     "CampaignCopy",
     "CampaignProgress",
     "CampaignRow",
+    "Bounce",
+    "CampaignReport",
+    "CampaignSummary",
+    "ClientCount",
+    "RecipientRow",
+    "Unsubscribe",
+    "Untracked",
     "NewCampaign",
     "ContactList",
     "ContactRow",
@@ -349,7 +372,7 @@ class Store:
             return select_feed_after(conn, after, position_of(conn, "classify"), limit, user_ids)
 
     def message_times(self, message_id: int, limit: int = 200_000) -> list[ActivityTime]:
-        """When the message's judged events happened, their type and class, in log order: its timeline chart."""
+        """The message's judged events counted per hour, type and class, oldest first: its timeline chart."""
         with self._translated("read a message's timeline"), self._read() as conn:
             return select_message_times(conn, message_id, limit)
 
@@ -753,6 +776,69 @@ class Store:
         with self._translated("read a campaign's skips"), self._read() as conn:
             return select_skips(conn, campaign_id, limit)
 
+    # Campaign reports (store/campaign_reports.py).
+
+    def campaign_summaries(
+        self, user_id: int | None, before: int | None = None, limit: int = 50
+    ) -> tuple[list[CampaignSummary], bool]:
+        """Campaigns newest first (id < `before`), `user_id`'s or everyone's (None), with their headline
+        numbers; True if more follow."""
+        with self._translated("read campaigns"), self._read() as conn:
+            found, more = select_summaries(conn, user_id, before, limit)
+        if any(_delivered(s) for s in found):
+            self._settle([s.id for s in found if _delivered(s)])
+            with self._translated("read campaigns"), self._read() as conn:
+                found, more = select_summaries(conn, user_id, before, limit)
+        return found, more
+
+    def campaign_summary(self, campaign_id: int) -> CampaignSummary | None:
+        with self._translated("read a campaign"), self._read() as conn:
+            found = select_summary(conn, campaign_id)
+        if found is not None and _delivered(found):
+            self._settle([campaign_id])
+            with self._translated("read a campaign"), self._read() as conn:
+                found = select_summary(conn, campaign_id)
+        return found
+
+    def campaign_visible(self, campaign_id: int, user_id: int | None) -> bool:
+        """The campaign exists and is `user_id`'s (None: anyone's, for an admin)."""
+        with self._translated("look up a campaign"), self._read() as conn:
+            return campaign_visible(conn, campaign_id, user_id)
+
+    def campaign_report(self, campaign_id: int, bucket: int = 3600) -> CampaignReport | None:
+        """Progress, counts over time (`bucket` seconds, a multiple of an hour), links, clients, untracked
+        copies, unsubscribes and bounces of one campaign; None if there is no such campaign."""
+        with self._translated("read a campaign report"), self._read() as conn:
+            found = select_campaign_report(conn, campaign_id, bucket)
+        if found is not None and _delivered(found.summary):
+            self._settle([campaign_id])
+            with self._translated("read a campaign report"), self._read() as conn:
+                found = select_campaign_report(conn, campaign_id, bucket)
+        return found
+
+    def _settle(self, campaign_ids: Sequence[int]) -> None:
+        """Queued campaigns none of whose copies waits any more become done (as `campaign_progress` does)."""
+        with self._translated("finish a campaign"), self._write() as conn:
+            for campaign_id in campaign_ids:
+                mark_done(conn, campaign_id, time.time())
+
+    def campaign_field_names(self, campaign_id: int, limit: int = 100) -> list[str]:
+        """The names of the fields (first_name, ...) the campaign's contacts have, sorted."""
+        with self._translated("read a campaign's contact fields"), self._read() as conn:
+            return select_field_names(conn, campaign_id, limit)
+
+    def campaign_recipients(self, campaign_id: int, chunk: int = EXPORT_CHUNK) -> Iterator[RecipientRow]:
+        """Every member the campaign reached (copied or skipped), in contact order, read `chunk` at a time,
+        each chunk in a read transaction of its own: an export of any size holds no transaction open."""
+        after = 0
+        while True:
+            with self._translated("read a campaign's recipients"), self._read() as conn:
+                rows = select_recipients(conn, campaign_id, after, chunk)
+            yield from rows
+            if len(rows) < chunk:
+                return
+            after = rows[-1].contact_id
+
     def add_user(self, email: str, is_admin: bool, seat: str, api_key_hash: str, smtp_password_hash: str) -> int:
         try:
             with self._translated("add a user"), self._write() as conn:
@@ -849,6 +935,11 @@ class Store:
             # Everything else the driver reports (locked, refused, disk full, no such
             # table) means the database cannot serve us now; callers retry or spool.
             raise StoreUnavailable(f"{self._name}: cannot {action}: {_reason(e)}") from e
+
+
+def _delivered(summary: CampaignSummary) -> bool:
+    """Every copy queued and none waiting, though the campaign does not say done yet."""
+    return summary.status == "queued" and summary.pending == 0
 
 
 def _reason(error: exc.SQLAlchemyError) -> str:

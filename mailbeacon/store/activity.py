@@ -19,11 +19,13 @@ from dataclasses import dataclass, field, fields
 from sqlalchemy import Connection, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mailbeacon.store.hourly import Judged, count_verdicts
 from mailbeacon.store.schema import (
     delivery_activity,
     deliveries,
     events,
     feed,
+    hourly_activity,
     link_activity,
     links,
     message_activity,
@@ -169,6 +171,7 @@ def save_batch(conn: Connection, reader: str, expected: int, batch: Batch, verdi
         )
         _write_feed(conn, batch, judged)
     revised = [v for v in verdicts if v.revision]
+    count_verdicts(conn, _judged(batch, judged), [(v.event_id, v.cls) for v in revised])
     if revised:
         conn.execute(
             update(events)
@@ -195,7 +198,7 @@ def save_batch(conn: Connection, reader: str, expected: int, batch: Batch, verdi
 
 def reset(conn: Connection, reader: str) -> None:
     """Forget everything derived, so the reader derives it again from the first event."""
-    for table in (delivery_activity, message_activity, link_activity, feed):
+    for table in (delivery_activity, message_activity, link_activity, hourly_activity, feed):
         conn.execute(delete(table))
     conn.execute(update(events).values(class_=None, reasons=None, client=None, first=None))
     conn.execute(delete(pipeline_cursors).where(pipeline_cursors.c.name == reader))
@@ -291,6 +294,18 @@ def _write_feed(conn: Connection, batch: Batch, judged: Sequence[Verdict]) -> No
             "recipient": facts.recipient, "notice": v.notice, "gap": v.gap,
         })
     _upsert(conn, feed, ["event_id"], rows)
+
+
+def _judged(batch: Batch, judged: Sequence[Verdict]) -> list[Judged]:
+    """The step's judged events as the hourly counters count them."""
+    stepped = {e.id: e for e in batch.events}
+    found = []
+    for v in judged:
+        e = stepped.get(v.event_id)
+        if e is not None:
+            found.append(Judged(batch.facts.get(e.delivery_key, DeliveryFacts()).message_id, e.occurred_at, e.type,
+                                v.cls, v.client))
+    return found
 
 
 def _write_rows(conn: Connection, table: Table, keys: list[str], values: dict[tuple[int, ...], object]) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from mailbeacon.store.activity import MessageActivity, MessageReport, select_report
 from mailbeacon.store.feed import FeedFilter, FeedItem, feed_items, feed_query, filtered, select_feed
-from mailbeacon.store.schema import delivery_activity, deliveries, events, feed, message_activity, messages
+from mailbeacon.store.schema import campaigns, delivery_activity, deliveries, events, feed, message_activity, messages
 
 MESSAGE_SORTS = ("created_at", "open_rate", "click_rate")
 CONTACT_SORTS = ("last_sent", "email", "messages", "opens", "clicks", "last_open")
@@ -63,6 +63,8 @@ class MessageQuery:
     opened: bool | None = None
     """True: at least one recipient opened it as a person (a unique human open); False: none did."""
     clicked: bool | None = None
+    campaign_id: int | None = None
+    """Only the campaign's message (a campaign is one message)."""
     sort: str = "created_at"
     """One of MESSAGE_SORTS; rates are unique human opens (clicks) over recipients."""
     descending: bool = True
@@ -183,6 +185,8 @@ def _message_filters(query: Select[tuple[object, ...]], where: MessageQuery) -> 
         query = query.where(messages.c.created_at >= where.since)
     if where.until is not None:
         query = query.where(messages.c.created_at < where.until)
+    if where.campaign_id is not None:
+        query = query.where(messages.c.id.in_(select(campaigns.c.message_id).where(campaigns.c.id == where.campaign_id)))
     if where.recipient is not None:
         sent_to = select(deliveries.c.message_id).where(_address_is(where.recipient))
         query = query.where(messages.c.id.in_(sent_to))
@@ -221,14 +225,23 @@ def select_detail(
 
 
 def select_clients(conn: Connection, report: MessageReport) -> dict[bytes, list[ClientSeen]]:
-    """Per delivery of the report's recipients, the clients its events came from (as the pipeline named them).
+    """Per delivery of the report's recipients, the clients its events came from (as the pipeline named them)."""
+    keys = {r.delivery_key for r in report.recipients}
+    if not keys:
+        return {}
+    found = clients_of(conn, report.user_id, report.id, [r.recipient for r in report.recipients])
+    return {key: seen for key, seen in found.items() if key in keys}
+
+
+def clients_of(
+    conn: Connection, user_id: int | None, message_id: int, recipients: Sequence[str]
+) -> dict[bytes, list[ClientSeen]]:
+    """Per delivery of the message to these recipients, the clients of its events, most used first.
 
     Found through the feed rows of those recipients (`ix_feed_user_recipient_event`), so a page of a
     large campaign's recipients reads their events only, not the whole campaign's.
     """
-    keys = {r.delivery_key for r in report.recipients}
-    addresses = sorted({r.recipient for r in report.recipients})
-    if not keys:
+    if not recipients:
         return {}
     rows = conn.execute(
         select(
@@ -238,9 +251,9 @@ def select_clients(conn: Connection, report: MessageReport) -> dict[bytes, list[
         )
         .select_from(feed.join(events, events.c.id == feed.c.event_id))
         .where(
-            feed.c.user_id == report.user_id, feed.c.recipient.in_(addresses),
+            feed.c.user_id == user_id, feed.c.recipient.in_(sorted(set(recipients))),
             # "+ 0": not by the message's index, which would walk all of a campaign's events.
-            feed.c.message_id + 0 == report.id,
+            feed.c.message_id + 0 == message_id,
             events.c.client.is_not(None),
         )
         .group_by(events.c.delivery_key, events.c.client)
@@ -248,8 +261,7 @@ def select_clients(conn: Connection, report: MessageReport) -> dict[bytes, list[
     ).all()
     found: dict[bytes, list[ClientSeen]] = {}
     for r in rows:
-        if bytes(r.delivery_key) in keys:
-            found.setdefault(bytes(r.delivery_key), []).append(ClientSeen(r.client, r.n, int(r.human or 0), r.last))
+        found.setdefault(bytes(r.delivery_key), []).append(ClientSeen(r.client, r.n, int(r.human or 0), r.last))
     return found
 
 

@@ -83,7 +83,7 @@ deliveries = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("delivery_key", LargeBinary, nullable=False, unique=True),
-    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False),
     Column("recipient", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("opens_tracked", Boolean, nullable=True),
@@ -98,6 +98,9 @@ deliveries = Table(
     # When the upstream (or the capture mailbox) accepted the copy.
     Column("upstream_reply", Text, nullable=True),
     CheckConstraint("length(delivery_key) BETWEEN 12 AND 64", name="delivery_key_length"),
+    # A message's deliveries, and among them those in one state: a campaign's queued and bounced
+    # copies are counted without reading its sent ones (store/campaign_reports.py).
+    Index("ix_deliveries_message_status", "message_id", "status"),
 )
 Index("ix_deliveries_recipient_lower", func.lower(deliveries.c.recipient))
 """A contact is a recipient address in any case: contacts and the recipient filters look it up lower-cased."""
@@ -218,6 +221,23 @@ link_activity = Table(
     PrimaryKeyConstraint("message_id", "link_idx"),
 )
 
+hourly_activity = Table(
+    "hourly_activity",
+    metadata,
+    Column("message_id", Integer, nullable=False),
+    Column("hour", Integer, nullable=False),
+    # Unix seconds // 3600, of when the events happened.
+    Column("type", Text, nullable=False),
+    Column("class", Text, nullable=False, key="class_"),
+    Column("client", Text, nullable=False),
+    # As the pipeline named it; "" when it named none.
+    Column("events", Integer, nullable=False),
+    PrimaryKeyConstraint("message_id", "hour", "type", "class_", "client"),
+)
+"""Judged events per message, hour, type, class and client, kept by the classify reader with its
+other counters (store/hourly.py): a campaign's timeline and clients without reading its events,
+and kept, like every counter, when old events are deleted."""
+
 feed = Table(
     "feed",
     metadata,
@@ -325,7 +345,7 @@ contacts = Table(
     # The first unsubscribe; no import changes it, only `mailbeacon contacts resubscribe`.
     Column("unsubscribe_source", Text, nullable=True),
     # link (the confirmation page), one-click (RFC 8058 POST), cli, import.
-    Column("unsubscribe_campaign_id", Integer, nullable=True),
+    Column("unsubscribe_campaign_id", Integer, nullable=True, index=True),
     # The campaign whose mail carried the link, for its report; None for cli and import.
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),

@@ -1,34 +1,35 @@
 """When a message's opens and clicks happened, and whose they were: what its timeline chart is drawn from.
 
-Only three small columns a row, read through `ix_feed_message_event`, so a chart
-of a large campaign costs one index range and no User-Agent strings.
+Read from the hourly counters (`hourly_activity`, kept by the classify reader): one row per
+hour, type, class and client with events, so a chart of a large campaign costs a few hundred
+rows, not one per event. A chart's smallest bucket is an hour, so nothing is lost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from mailbeacon.store.schema import events, feed
+from mailbeacon.store.hourly import HOUR, select_hours
 
 
 @dataclass(frozen=True, slots=True)
 class ActivityTime:
     occurred_at: float
+    """When (for counted rows: the start of their hour)."""
     type: str
     """open or click."""
     cls: str | None
     """The pipeline's class: human, proxied, suspect_forward, machine, sender."""
+    count: int = 1
+    """How many events this stands for."""
 
 
 def select_message_times(conn: Connection, message_id: int, limit: int) -> list[ActivityTime]:
-    """The message's first `limit` judged events, in log order."""
-    rows = conn.execute(
-        select(events.c.occurred_at, events.c.type, events.c.class_)
-        .select_from(feed.join(events, events.c.id == feed.c.event_id))
-        .where(feed.c.message_id == message_id)
-        .order_by(feed.c.event_id)
-        .limit(limit)
-    )
-    return [ActivityTime(r.occurred_at, r.type, r.class_) for r in rows]
+    """The message's judged events per hour, type and class, oldest first (at most `limit` rows)."""
+    counted: dict[tuple[int, str, str], int] = {}
+    for row in select_hours(conn, message_id):
+        key = (row.hour, row.type, row.cls)
+        counted[key] = counted.get(key, 0) + row.events
+    return [ActivityTime(float(hour * HOUR), kind, cls, n) for (hour, kind, cls), n in sorted(counted.items())][:limit]

@@ -58,7 +58,7 @@ def buckets(times: Sequence[ActivityTime], since: float) -> list[Bucket]:
         if whose is None or not 0 <= index < count:
             continue
         key = (t.type, whose)
-        found[index].counts[key] = found[index].counts.get(key, 0) + 1
+        found[index].counts[key] = found[index].counts.get(key, 0) + t.count
     return found
 
 
