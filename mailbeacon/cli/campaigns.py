@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mailbeacon.cli.options import DEFAULT_BASE_URL, data_option, db_option, open_store, when
+from mailbeacon.cli.reportview import campaign_report
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.tokens import Keyring
 
@@ -21,6 +22,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 @click.group()
 def campaign() -> None:
     """Campaigns: one template to a contact list, personalised per contact, always tracked."""
+
+
+campaign.add_command(campaign_report)
 
 
 @campaign.command("preview")

@@ -35,14 +35,12 @@ def routes(web: Web) -> list[BaseRoute]:
 
     async def list_messages(request: Request, user: UserRow) -> Response:
         params = Params(request, LIST_PARAMETERS)
-        if params.text("campaign") is not None:
-            raise BadParameter("campaign: messages have no campaign yet; the filter is reserved for campaigns")
         sort = params.choice("sort", MESSAGE_SORTS, "created_at") or "created_at"
         order = params.choice("order", ORDERS, "desc")
         where = MessageQuery(
             user_id=owner(user), recipient=address(params), since=params.time("since"), until=params.time("until"),
-            opened=params.boolean("opened"), clicked=params.boolean("clicked"), sort=sort,
-            descending=order == "desc",
+            opened=params.boolean("opened"), clicked=params.boolean("clicked"), campaign_id=params.integer("campaign"),
+            sort=sort, descending=order == "desc",
         )
         limit = params.limit(50, MAX_PAGE)
         after = list_position(params.cursor("messages"), sort, order)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from mailbeacon.web import api, api_contacts, api_feed, api_messages, dashboard, openapi, stream
+from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import unsubscribe, webhooks_api
 from mailbeacon.web.context import Web
 
@@ -83,6 +83,7 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
             *api_messages.routes(web),
             *api_feed.routes(web),
             *api_contacts.routes(web),
+            *api_campaigns.routes(web),
             *openapi.routes(web),
             *dashboard.routes(web),
         ],

@@ -3,14 +3,14 @@
 `PATHS` describes each route; the document served lists those the running app has (so a route
 module left out of `app.py` is not advertised), and a test checks that every /api/v1 route the
 app registers is described here and the other way round, so the two cannot drift. The
-schemas follow the JSON the handlers build (`web/resources.py`, `web/reports.py`, `web/feeditems.py`).
+schemas follow the JSON the handlers build (`web/resources.py`, `web/reports.py`, `web/feeditems.py`);
+the campaign routes are described in `web/openapi_campaigns.py`.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -18,49 +18,30 @@ from starlette.routing import BaseRoute, Route
 
 from mailbeacon import __version__
 from mailbeacon.store import CONTACT_SORTS, MESSAGE_SORTS
+from mailbeacon.web import openapi_campaigns
 from mailbeacon.web.context import Web
+from mailbeacon.web.openapi_builders import (
+    AUTH,
+    BOOL,
+    COUNTS,
+    INT,
+    ISO,
+    MAYBE_TIME,
+    NUM,
+    RAW_HUMAN,
+    STR,
+    TIME,
+    Schema,
+    answer,
+    array,
+    maybe,
+    obj,
+    operation,
+    param,
+    ref,
+)
 
-Schema = dict[str, Any]
 OPENAPI_PATH = "/api/v1/openapi.json"
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def obj(properties: dict[str, Schema], *, optional: tuple[str, ...] = (), description: str = "") -> Schema:
-    """An object whose properties are all present (but `optional`), no others."""
-    schema: Schema = {
-        "type": "object",
-        "properties": properties,
-        "required": [name for name in properties if name not in optional],
-        "additionalProperties": False,
-    }
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def maybe(kind: str, description: str = "") -> Schema:
-    schema: Schema = {"type": [kind, "null"]}
-    if description:
-        schema["description"] = description
-    return schema
-
-
-def array(items: Schema) -> Schema:
-    return {"type": "array", "items": items}
-
-
-INT: Schema = {"type": "integer"}
-NUM: Schema = {"type": "number"}
-STR: Schema = {"type": "string"}
-BOOL: Schema = {"type": "boolean"}
-TIME: Schema = {"type": "number", "description": "Unix seconds."}
-ISO: Schema = {"type": "string", "description": "ISO 8601 in UTC."}
-MAYBE_TIME = maybe("number", "Unix seconds; null if it never happened.")
-RAW_HUMAN = obj({"raw": INT, "human": INT}, description="raw: every request; human: those judged a person's.")
-COUNTS = obj({"raw": INT, "human": INT, "machine": INT})
 
 SCHEMAS: dict[str, Schema] = {
     "Error": obj({"error": STR}, description="Every error: a message a person can act on."),
@@ -239,50 +220,8 @@ SCHEMAS: dict[str, Schema] = {
     "WebhookDeliveries": obj(
         {"deliveries": array(ref("WebhookDelivery")), "next": maybe("integer", "Pass as `before`.")}
     ),
+    **openapi_campaigns.SCHEMAS,
 }
-
-AUTH: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
-
-
-def param(name: str, schema: Schema, description: str, where: str = "query", required: bool = False) -> Schema:
-    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
-            "description": description}
-
-
-def answer(description: str, schema: Schema | None = None, media: str = "application/json") -> Schema:
-    found: Schema = {"description": description}
-    if schema is not None:
-        found["content"] = {media: {"schema": schema}}
-    return found
-
-
-ERRORS = {
-    "400": answer("A parameter or body the API cannot use; the message names it.", ref("Error")),
-    "401": answer("No valid API key (Authorization: Bearer KEY) or session.", ref("Error")),
-    "403": answer("A session cookie without the session's x-csrf-token header.", ref("Error")),
-    "404": answer("No such resource, or another user's: the same answer.", ref("Error")),
-    "409": answer("The endpoint is disabled: re-enable it first.", ref("Error")),
-    "503": answer("The database cannot answer now; retry.", ref("Error")),
-}
-
-
-def operation(
-    summary: str, ok: Schema, *, params: list[Schema] | None = None, errors: tuple[str, ...] = ("400", "401", "503"),
-    body: Schema | None = None, status: str = "200", tag: str = "reports", description: str = "",
-) -> Schema:
-    op: Schema = {
-        "summary": summary,
-        "tags": [tag],
-        "security": AUTH,
-        "parameters": params or [],
-        "responses": {status: ok, **{code: ERRORS[code] for code in errors}},
-    }
-    if description:
-        op["description"] = description
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-    return op
-
 
 LIMIT = param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Items per page.")
 BEFORE = param("before", {"type": "integer", "minimum": 1}, "Only events older than this id (the `next` of a page).")
@@ -317,7 +256,8 @@ PATHS: dict[str, dict[str, Schema]] = {
                 param("sort", {"enum": list(MESSAGE_SORTS), "default": "created_at"},
                       "Rates are unique human opens (clicks) over recipients."),
                 ORDER, LIMIT, CURSOR,
-                param("campaign", STR, "Reserved: messages have no campaign yet, so giving it is a 400."),
+                param("campaign", {"type": "integer", "minimum": 1},
+                      "Only the message of this campaign (a campaign is one message); none if it is not yours."),
             ],
         ),
         "post": operation(
@@ -418,6 +358,7 @@ PATHS: dict[str, dict[str, Schema]] = {
             params=[HOOK_ID], errors=("401", "403", "404", "409", "503"), tag="webhooks",
         )
     },
+    **openapi_campaigns.PATHS,
     OPENAPI_PATH: {
         "get": {
             "summary": "This document",
