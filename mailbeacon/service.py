@@ -21,6 +21,7 @@ from typing import Any
 
 import uvicorn
 
+from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.errors import ConfigError
 from mailbeacon.ingest import Batcher, Spool
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
@@ -203,6 +204,7 @@ def build_app(
     batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
     tracking = Tracking(keyring, batcher, settings.trusted_proxies)
     submit = submitter(settings, store, keyring)
+    campaigns = CampaignRunner(store, keyring, settings.links_base_url, dkim_signer(settings))
     sending = worker == 0
     outbound = None
     if sending:
@@ -251,6 +253,7 @@ def build_app(
         try:
             yield
         finally:
+            await asyncio.to_thread(campaigns.stop)  # between two batches; Resume goes on from the cursor
             if relay is not None:
                 relay.close()
                 await relay.wait_closed()
@@ -279,6 +282,7 @@ def build_app(
         data_dir=settings.data_dir,
         secure_cookies=settings.links_base_url.startswith("https://"),
         stopping=stopping if stopping is not None else asyncio.Event(),
+        campaigns=campaigns,
     )
     app = create_app(web, lifespan=lifespan)
     return app, tracking, store

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.outbound.worker import OutboundStats
 from mailbeacon.store import Store
 from mailbeacon.submission import Submitter
@@ -33,4 +34,6 @@ class Web:
     as uvicorn waits for every open response before it stops."""
     webhooks_queued: Callable[[], None] = lambda: None
     """Told when a webhook message is queued here (a test, a redelivery): wakes this process's delivery worker."""
+    campaigns: CampaignRunner | None = None
+    """Queues campaigns started from the dashboard; None: this server does not start campaigns."""
     extras: dict[str, object] = field(default_factory=dict)

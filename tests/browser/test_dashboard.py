@@ -185,3 +185,42 @@ def test_another_users_session_sees_none_of_it(browser: Any, world: World, tmp_p
     response = page.goto(f"{world.server.url}/messages/{world.message_id}")
     assert response is not None and response.status == 404
     assert SUBJECT not in page.inner_text("body")
+
+
+def test_start_a_campaign_preview_it_and_watch_it_finish(browser: Any, world: World) -> None:
+    data = world.server.data_dir
+    contacts = data.parent / "friends.csv"
+    contacts.write_text("email,first_name\n" + "".join(f"friend{n}@example.org,Friend {n}\n" for n in range(1, 7)))
+    cli("contacts", "import", str(contacts), "--list", "friends", "--data", str(data))
+    page = login(browser, world)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)  # CSP refusals land here
+    page.on("dialog", lambda d: (problems.append(d.message), d.dismiss()))
+    page.goto(f"{world.server.url}/campaigns/new")
+    page.fill("#campaign-name-input", "friends-news")
+    page.select_option("#campaign-list-select", "friends")
+    page.fill("#campaign-subject-input", "News for {{ contact.first_name }}")
+    page.fill("#campaign-html", '<p>Hi {{ contact.first_name | default("there") }},</p>'
+                                f'<p><a href="{world.landing}/spring">Spring offers</a></p>')
+    page.fill("#campaign-rate", "3")  # slow enough to watch the progress move
+    page.click("#preview-button")
+    page.frame_locator("#campaign-preview").get_by_text("Hi Friend 1,").wait_for(timeout=10_000)
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "campaign-new")
+    page.click("#start-button")
+    page.wait_for_url(re.compile(r"/campaigns/\d+$"))
+    assert page.locator("#campaign-progress[data-poll]").count() == 1  # still sending: the page polls
+    # campaigns.js polls the report and reloads the page when the status changes: no reload here.
+    page.locator("#campaign-status", has_text="done").wait_for(timeout=30_000)
+    copy = next(c for c in read_captured(data / "captured") if c.delivered_to == "friend1@example.org")
+    browser.new_context(user_agent=THUNDERBIRD).new_page().goto(copy.pixel_urls[0])
+
+    def opened() -> bool:
+        page.reload()
+        return page.inner_text("#progress-counts [data-field=sent]") == "6" and page.locator("#timeline-chart").count() == 1
+
+    wait_for(opened, "the campaign's first open on its report")
+    screenshot(page, "campaign-report")
+    page.goto(f"{world.server.url}/campaigns")
+    assert "friends-news" in page.inner_text("#campaigns")
+    assert problems == []

@@ -12,7 +12,8 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from mailbeacon.web.context import Web
-from mailbeacon.web.dashboard import activity, captured, contacts, hooks, login, messages, settings, users
+from mailbeacon.web.dashboard import activity, campaign_form, campaigns, captured, contacts, hooks, login, messages
+from mailbeacon.web.dashboard import settings, users
 from mailbeacon.web.dashboard.pages import SECURITY_HEADERS, Pages
 
 __all__ = ["routes"]
@@ -25,6 +26,8 @@ def routes(web: Web) -> list[BaseRoute]:
         *login.routes(pages),
         *activity.routes(pages),
         *messages.routes(pages),
+        *campaign_form.routes(pages),  # /campaigns/new before /campaigns/{id}
+        *campaigns.routes(pages),
         *contacts.routes(pages),
         *captured.routes(pages),
         *hooks.routes(pages),
