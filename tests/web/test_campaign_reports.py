@@ -31,6 +31,7 @@ import pytest
 from click.testing import CliRunner
 
 from mailbeacon.cli import main
+from mailbeacon.store import NewCampaign, open_store
 from mailbeacon.web.campaign_csv import COLUMNS
 from tests.dashboard.test_xss import assert_inert, visible_text
 from tests.web.test_api_v1 import conforms
@@ -409,3 +410,27 @@ def test_a_campaign_started_from_the_dashboard_is_sent(world: World, ann: Sessio
     page = ann.page(f"/campaigns/{campaign_id}")
     assert page.css_first("#campaign-name").text() == name
     assert ann.post("/campaigns/new", fields).status_code == 400  # the name is taken now
+
+
+def test_a_stopped_campaign_is_resumed_from_the_dashboard(world: World, ann: Session) -> None:
+    with open_store(f"sqlite:///{world.data / 'mailbeacon.db'}") as store:  # created, then the sender died
+        owner, news = store.user_by_email("ann@example.com"), store.list_named("news")
+        assert owner is not None and news is not None
+        row = store.create_campaign(NewCampaign(
+            name="stopped", user_id=owner.id, list_id=news.id, subject="Stopped", from_address="ann@example.com",
+            html=TEMPLATE, text=None, base_url=world.server.url, rate=None,
+        ))
+    page = ann.page(f"/campaigns/{row.id}")
+    assert page.css_first("#campaign-status").text() == "sending" and page.css_first("#resume-form") is not None
+    assert page.css_first("#campaign-progress").attributes.get("data-poll") == f"/api/v1/campaigns/{row.id}"
+    assert ann.post(f"/campaigns/{row.id}/resume", csrf=None).status_code == 403
+    resumed = ann.post(f"/campaigns/{row.id}/resume")
+    assert resumed.status_code == 303 and resumed.headers["location"] == f"/campaigns/{row.id}"
+
+    def finished() -> dict[str, Any] | None:
+        report: dict[str, Any] = world.api(f"/api/v1/campaigns/{row.id}").json()
+        return report if report["status"] == "done" else None
+
+    progress = wait_for(finished, "the resumed campaign to be delivered", timeout=60)["progress"]
+    assert (progress["queued"], progress["skipped"], progress["sent"], progress["bounced"]) == (19, 1, 18, 1)
+    assert ann.page(f"/campaigns/{row.id}").css_first("#resume-form") is None  # nothing left to resume
