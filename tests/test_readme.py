@@ -78,3 +78,32 @@ def test_the_serve_command_passes_its_arguments_to_mailbeacon_serve() -> None:
     done = subprocess.run([str(ROOT / "scripts" / "serve"), "--help"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("Usage: mailbeacon serve") and "--upstream" in done.stdout
+
+
+def test_the_readme_campaign_commands_run_as_written(tmp_path: Path) -> None:
+    """Import, preview, send with --wait and report, against a running server on the same data."""
+    import os
+    import subprocess
+
+    from tests.support.servers import running_server
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Campaigns\n\n.*?```bash\n(.*?)```", readme, re.S)
+    assert block is not None
+    (tmp_path / ".venv").symlink_to(ROOT / ".venv")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    data = tmp_path / "mailbeacon-data"
+    subprocess.run([str(ROOT / ".venv/bin/mailbeacon"), "user", "add", "ada@example.com", "--data", str(data)],
+                   check=True, capture_output=True)
+    with running_server(data) as server:
+        env = {**os.environ, "MAILBEACON_BASE_URL": server.url}
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", block.group(1)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "line 5: 'not-an-address' is not an email address" in out
+    assert "Hi Bob," in out and "The Initech team" in out  # the preview, personalised
+    captured = sorted(p.read_text() for p in (data / "captured" / "new").iterdir())
+    assert len(captured) == 3  # bob, carol (merged with CAROL), dave
+    assert any("Hi there," in c for c in captured)  # dave has no first name
+    assert "autumn-release" in out
