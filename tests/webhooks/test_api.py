@@ -168,7 +168,8 @@ def test_a_failing_receiver_gets_the_event_again_until_it_answers_2xx(site: Site
     endpoint, path = site.endpoint(alice, "flaky")
     site.receiver.answers[path] = [500, 503]
     site.open(site.sent(alice))
-    seen = site.receiver.wait_for(arrived(3), what="three attempts", path=path)
+    # The waits scale with --webhook-retry-after 0.2: 0.2 s, then 12 s ±20 %, so the third comes within 15 s.
+    seen = site.receiver.wait_for(arrived(3), timeout=40, what="three attempts", path=path)
     assert [r.answered for r in seen] == [500, 503, 200]
     assert len({r.id for r in seen}) == 1 and len({r.body for r in seen}) == 1 and all(r.verified for r in seen)
     wait_until(lambda: site.deliveries(alice, endpoint)[0]["status"] == "delivered", "delivered")
