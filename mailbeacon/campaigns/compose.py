@@ -74,6 +74,15 @@ def html_part(html: str) -> bytes:
     return _part_head("text/html", "7bit" if body.isascii() else "8bit") + body
 
 
+def untracked_html_part(part: bytes) -> bytes:
+    """An `html_part` sent as it is (do-not-track): quoted-printable when a line passes 998 octets, as the
+    instrumenter would have re-encoded it."""
+    _, _, body = part.partition(b"\r\n\r\n")
+    if _fits(body):
+        return part
+    return _part_head("text/html", "quoted-printable") + binascii.b2a_qp(body, istext=True)
+
+
 def text_part(text: str) -> bytes:
     body = _crlf(text).encode("utf-8")
     if body.isascii() and _fits(body):
