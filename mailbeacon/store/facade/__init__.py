@@ -1,0 +1,1 @@
+"""The Store's methods, a module per area; `mailbeacon.store.Store` combines them."""

@@ -1,0 +1,106 @@
+"""One-to-one mail: queueing copies, the outbound queue, the do-not-track list."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from mailbeacon.store.backend import Lock
+from mailbeacon.store.outbound import (
+    Copy,
+    DeliveryRow,
+    Queued,
+    add_do_not_track,
+    claim_due,
+    DeliveryOutcome,
+    finish,
+    insert_outgoing,
+    next_due,
+    next_unleased,
+    postpone,
+    record_outcomes,
+    remove_do_not_track,
+    select_deliveries,
+    select_do_not_track,
+)
+from mailbeacon.store.facade.base import StoreBase
+
+
+class SendingQueries(StoreBase):
+    def queue_message(
+        self,
+        *,
+        user_id: int | None,
+        sender: str | None,
+        subject: str | None,
+        message_id_header: str | None,
+        source: str,
+        mail_from: str,
+        copies: Sequence[Copy],
+        links: Sequence[tuple[int, str]],
+        submitted_from: str | None = None,
+    ) -> int:
+        """Record a message with its deliveries and queue every copy, in one transaction; returns its id."""
+        with self._translated("queue a message"), self._write(Lock.OUTBOUND) as conn:
+            return insert_outgoing(
+                conn,
+                user_id=user_id,
+                sender=sender,
+                subject=subject,
+                message_id_header=message_id_header,
+                source=source,
+                submitted_from=submitted_from,
+                mail_from=mail_from,
+                copies=copies,
+                link_rows=links,
+                now=time.time(),
+            )
+
+    def claim_outbound(self, limit: int, lease: float) -> list[Queued]:
+        """Up to `limit` due copies, held for `lease` seconds against other workers."""
+        with self._translated("claim queued mail"), self._write(Lock.OUTBOUND) as conn:
+            return claim_due(conn, time.time(), limit, lease)
+
+    def outbound_sent(self, outbound_id: int, reply: str, accepted_at: float) -> bool:
+        with self._translated("record a sent copy"), self._write(Lock.OUTBOUND) as conn:
+            return finish(conn, outbound_id, "sent", reply, accepted_at)
+
+    def outbound_bounced(self, outbound_id: int, reply: str) -> bool:
+        with self._translated("record a bounced copy"), self._write(Lock.OUTBOUND) as conn:
+            return finish(conn, outbound_id, "bounced", reply, None)
+
+    def outbound_retry(self, outbound_id: int, next_attempt_at: float, error: str) -> None:
+        with self._translated("postpone a queued copy"), self._write(Lock.OUTBOUND) as conn:
+            postpone(conn, outbound_id, next_attempt_at, error)
+
+    def record_outbound(self, outcomes: Sequence[DeliveryOutcome]) -> int:
+        """The outcomes of many copies in one transaction (one commit, not one each); how many applied."""
+        with self._translated(f"record {len(outcomes)} copies' outcomes"), self._write(Lock.OUTBOUND) as conn:
+            return record_outcomes(conn, outcomes)
+
+    def next_claimable_at(self) -> float | None:
+        """When the earliest copy no worker holds is due (None: none); cheap on a long queue."""
+        with self._translated("read the queue"), self._read() as conn:
+            return next_unleased(conn, time.time())
+
+    def next_outbound_at(self) -> float | None:
+        with self._translated("read the queue"), self._read() as conn:
+            return next_due(conn)
+
+    def deliveries_of(self, message_id: int) -> list[DeliveryRow]:
+        with self._translated("read deliveries"), self._read() as conn:
+            return select_deliveries(conn, message_id)
+
+    def do_not_track_add(self, address: str) -> bool:
+        """False if it was on the list already."""
+        with self._translated("add to the do-not-track list"), self._write() as conn:
+            return add_do_not_track(conn, address, time.time())
+
+    def do_not_track_remove(self, address: str) -> bool:
+        with self._translated("remove from the do-not-track list"), self._write() as conn:
+            return remove_do_not_track(conn, address)
+
+    def do_not_track(self, among: Sequence[str] | None = None) -> list[str]:
+        """The list (lower-cased), or those of `among` that are on it."""
+        with self._translated("read the do-not-track list"), self._read() as conn:
+            return select_do_not_track(conn, among)
