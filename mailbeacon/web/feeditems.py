@@ -7,34 +7,21 @@ interpreted. `notify` is what the owner's rules tell of it (mailbeacon.notices).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from mailbeacon.notices import Notification, Rules, notification_for
 from mailbeacon.store import FeedItem
+from mailbeacon.webhooks.payloads import event_data, iso
 
 
 def item_json(item: FeedItem, notify: Notification | None) -> dict[str, Any]:
-    """{id, type, occurred_at (unix seconds), occurred_at_iso (UTC), user_id, message_id, subject, recipient,
-    link, url, ip, user_agent, class, reasons, client, first, notice, gap, notify: {title, body} | null}."""
+    """The webhook's event data (`webhooks.payloads.event_data`) with the time as unix seconds beside
+    its ISO form, and the owner, the gap since the previous human open and `notify: {title, body} | null`."""
     return {
-        "id": item.id,
-        "type": item.type,
+        **event_data(item),
         "occurred_at": item.occurred_at,
-        "occurred_at_iso": datetime.fromtimestamp(item.occurred_at, UTC).isoformat(),
+        "occurred_at_iso": iso(item.occurred_at),
         "user_id": item.user_id,
-        "message_id": item.message_id,
-        "subject": item.subject,
-        "recipient": item.recipient,
-        "link": item.link_idx,
-        "url": item.url,
-        "ip": item.ip,
-        "user_agent": item.user_agent,
-        "class": item.cls,
-        "reasons": list(item.reasons),
-        "client": item.client,
-        "first": item.first,
-        "notice": item.notice,
         "gap": item.gap,
         "notify": None if notify is None else {"title": notify.title, "body": notify.body},
     }
