@@ -508,7 +508,7 @@ def test_plain_text_auth_only_when_asked_for_and_only_on_loopback(tmp_path: Path
         with smtplib.SMTP(*plain.smtp, timeout=10) as client:
             client.login(user.email, user.smtp_password)  # no STARTTLS
             assert client.sendmail(user.email, ["alice@example.org"], html_message("plain auth")) == {}
-    assert len(copies_for(sink, "plain auth", 1)) == 1
+        assert len(copies_for(sink, "plain auth", 1)) == 1  # while the server runs: its worker delivers
     refused = subprocess.run(
         [sys.executable, "-m", "mailbeacon", "serve", "--data", str(data), "--http", "127.0.0.1:0",
          "--smtp", "0.0.0.0:0", "--smtp-plain-auth"],
