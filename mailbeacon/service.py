@@ -23,7 +23,7 @@ import uvicorn
 
 from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.errors import ConfigError
-from mailbeacon.ingest import Batcher, Spool
+from mailbeacon.ingest import MEMORY_BYTES, MEMORY_EVENTS, Batcher, HeldEvents, Spool
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
 from mailbeacon.relay import (
     DEFAULT_SIZE_LIMIT,
@@ -84,6 +84,8 @@ class Settings:
     """More scanner networks, one CIDR a line, besides the shipped list and DATA/scanner_networks.txt."""
     trusted_proxies: tuple[str, ...] = LOOPBACK
     """Peers whose X-Forwarded-For names the reader (nginx or a load balancer in front)."""
+    memory_events: int = MEMORY_EVENTS
+    """Events held in memory while neither store nor spool can take them (disk full); past it clicks get 503."""
 
     @property
     def store_url(self) -> str:
@@ -201,7 +203,8 @@ def build_app(
 
     `stopping` is set when the server begins to shut down (StoppingServer): the live streams end then."""
     store, keyring = open_data(settings)
-    batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,))
+    memory = HeldEvents(settings.memory_events, MEMORY_BYTES)
+    batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,), memory=memory)
     tracking = Tracking(keyring, batcher, settings.trusted_proxies)
     submit = submitter(settings, store, keyring)
     campaigns = CampaignRunner(store, keyring, settings.links_base_url, dkim_signer(settings))

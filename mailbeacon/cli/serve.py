@@ -50,6 +50,9 @@ from mailbeacon.errors import MailbeaconError
               help="More networks of link scanners, one CIDR a line (DATA/scanner_networks.txt is read too).")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, default=["127.0.0.0/8", "::1/128"],
               show_default=True, help="Network whose X-Forwarded-For header is believed (repeat for several).")
+@click.option("--memory-buffer", "memory_events", default=100_000, show_default=True, type=click.IntRange(min=0),
+              help="Events held in memory while neither the database nor the spool can take them (disk full); "
+                   "past it clicks are answered 503 and opens are lost (counted).")
 @click.option("--honeypot", is_flag=True,
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
@@ -78,6 +81,7 @@ def serve(
     no_split: bool,
     scanner_networks: Path | None,
     trusted_proxies: tuple[str, ...],
+    memory_events: int,
     honeypot: bool,
     instrument_dkim_signed: bool,
 ) -> None:
@@ -112,6 +116,7 @@ def serve(
             dkim_domain=dkim_domain,
             trusted_proxies=_networks(trusted_proxies),
             scanner_networks=scanner_networks,
+            memory_events=memory_events,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,

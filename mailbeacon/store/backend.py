@@ -47,6 +47,8 @@ class Backend:
     """A leaner append than the Store's SQLAlchemy one, called under `writer`; None to use that one."""
     driver_errors: tuple[type[Exception], ...] = ()
     """What `append_events` raises when the database cannot take the batch."""
+    lift_timeouts: Callable[[Connection], None] = lambda conn: None
+    """Let this transaction's statements run as long as they need (migrations, resetting a reader)."""
 
 
 class AppendEvents(Protocol):

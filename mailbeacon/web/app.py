@@ -11,13 +11,13 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from mailbeacon.ingest.health import BoundedPing, assess
 from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import unsubscribe, webhooks_api
 from mailbeacon.web.context import Web
@@ -30,10 +30,11 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
     tracking, store, outbound = web.tracking, web.store, web.outbound
     batcher = tracking.batcher
 
+    ping = BoundedPing(store.ping)  # answers within a second while the database is frozen (issue #12)
+
     async def healthz(request: Request) -> Response:
-        ok = await run_in_threadpool(store.ping)
-        body = {"status": "ok" if ok else "degraded", "store": ok, "spool_depth": batcher.spool_depth}
-        return JSONResponse(body, status_code=200)
+        health = assess(batcher, await ping())
+        return JSONResponse(health.body, status_code=health.status_code)
 
     async def metrics(request: Request) -> Response:
         s, t = batcher.stats, tracking.stats
@@ -56,6 +57,18 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
             f"mailbeacon_batch_largest {s.largest_batch}",
             "# TYPE mailbeacon_spool_depth gauge",
             f"mailbeacon_spool_depth {batcher.spool_depth}",
+            "# TYPE mailbeacon_events_in_memory gauge",
+            f"mailbeacon_events_in_memory {batcher.events_in_memory}",
+            "# TYPE mailbeacon_commit_timeouts_total counter",
+            f"mailbeacon_commit_timeouts_total {s.commit_timeouts}",
+            "# TYPE mailbeacon_spool_write_failures_total counter",
+            f"mailbeacon_spool_write_failures_total {s.spool_write_failures}",
+            "# TYPE mailbeacon_spool_quarantined_total counter",
+            f"mailbeacon_spool_quarantined_total {batcher.spool_quarantined}",
+            "# TYPE mailbeacon_replay_failures_total counter",
+            f"mailbeacon_replay_failures_total {s.replay_failures}",
+            "# TYPE mailbeacon_requests_shed_total counter",
+            f'mailbeacon_requests_shed_total{{route="click"}} {t.shed}',
         ]
         if outbound is not None:
             lines += [

@@ -1,7 +1,8 @@
 """The hot path: GET /o/{token}.gif and GET /c/{token}.
 
 Each request verifies its token (no database read), waits until its event is
-durable (group commit, or the spool while the store is down), and answers.
+kept (group commit; the spool while the store is down; memory while the disk is
+full), and answers; a click that cannot be kept anywhere gets 503, never a redirect.
 A bad token records nothing: the pixel still gets the image (no validity
 oracle, no broken image), a click gets a short 404 page and goes nowhere.
 
@@ -41,7 +42,13 @@ NOT_FOUND_PAGE = (
     b"<p>This link is damaged or was not made by this server, so it leads nowhere. "
     b"If you copied it from an email, try clicking it in the email itself.</p>\n"
 )
-_REASONS = {200: b"OK", 302: b"Found", 404: b"Not Found"}
+BUSY_PAGE = (
+    b"<!doctype html><meta charset=utf-8><title>Please try again</title>"
+    b"<p>This link works, but the server cannot take your visit right now. "
+    b"Please try again in a minute.</p>\n"
+)
+RETRY_AFTER_S = b"30"
+_REASONS = {200: b"OK", 302: b"Found", 404: b"Not Found", 503: b"Service Unavailable"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,13 @@ NOT_FOUND = Response(
     [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(NOT_FOUND_PAGE)).encode()), *NO_STORE],
     NOT_FOUND_PAGE,
 )
+BUSY = Response(
+    503,
+    [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(BUSY_PAGE)).encode()),
+     (b"retry-after", RETRY_AFTER_S), *NO_STORE],
+    BUSY_PAGE,
+)
+"""A click the server could not keep anywhere (store, spool and memory full): shed, never redirected as if kept."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -81,6 +95,8 @@ class TrackingStats:
         self.opens = 0
         self.clicks = 0
         self.invalid = 0
+        self.shed = 0
+        """Clicks answered 503: neither store, spool nor memory could keep them (issue #12)."""
 
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
@@ -127,7 +143,8 @@ class Tracking:
                 return done(PIXEL)
             self.stats.opens += 1
             event = self._event(EventKind.OPEN, delivery, None, None, ip, user_agent, method)
-            self.batcher.submit(event, lambda durable: done(PIXEL))
+            # The image draws whatever happens (issue #12): an open not kept is counted lost by the batcher.
+            self.batcher.submit(event, lambda kept: done(PIXEL))
             return None
         click = self._click(path)
         if click is None:
@@ -137,8 +154,13 @@ class Tracking:
         self.stats.clicks += 1
         event = self._event(EventKind.CLICK, delivery, link, url, ip, user_agent, method)
         response = redirect(url)
-        self.batcher.submit(event, lambda durable: done(response))
+        self.batcher.submit(event, lambda kept: done(response if kept else self._shed()))
         return None
+
+    def _shed(self) -> Response:
+        """A click that could not be kept is not redirected as if it were: 503, try again (issue #12)."""
+        self.stats.shed += 1
+        return BUSY
 
     def _open(self, path: str) -> bytes | None:
         if not path.endswith(".gif"):

@@ -46,7 +46,7 @@ class StoreBase:
     def migrate(self) -> None:
         """Apply the migrations this database lacks; safe to run again and from several processes."""
         with self._translated("migrate"):
-            apply_missing(partial(self._write, Lock.MIGRATIONS))
+            apply_missing(partial(self._write, Lock.MIGRATIONS, unbounded=True))
 
     def ping(self) -> bool:
         """True if the database answers a trivial query now; never raises."""
@@ -79,10 +79,13 @@ class StoreBase:
             yield conn
 
     @contextmanager
-    def _write(self, lock: Lock | None = None) -> Iterator[Connection]:
+    def _write(self, lock: Lock | None = None, unbounded: bool = False) -> Iterator[Connection]:
+        """A write transaction; `unbounded` for the few that may outlast the statement timeout (migrations)."""
         with self._backend.writer, self._connect() as conn:
             conn.execution_options(**{WRITE: True})
             with conn.begin():
+                if unbounded:
+                    self._backend.lift_timeouts(conn)
                 if lock is not None:
                     self._backend.hold(conn, lock)
                 yield conn

@@ -98,7 +98,8 @@ class LogQueries(StoreBase):
             return select_feed_after(conn, after, position_of(conn, "classify"), limit, user_ids)
 
     def reset_reader(self, reader: str) -> None:
-        with self._translated(f"reset reader {reader}"), self._write(Lock.PIPELINE) as conn:
+        # Every event of the log is updated: it may take longer than the statement timeout (issue #12).
+        with self._translated(f"reset reader {reader}"), self._write(Lock.PIPELINE, unbounded=True) as conn:
             reset(conn, reader)
 
     def reader_position(self, reader: str) -> int:

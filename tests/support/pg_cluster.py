@@ -1,0 +1,116 @@
+"""A private PostgreSQL cluster for tests that freeze or stop the database: initdb in a temp dir, pg_ctl on a free port.
+
+The shared cluster on 5432 serves every other test, so it is never frozen. As root the
+cluster runs as the `postgres` user (PostgreSQL refuses to run as root). Where the server
+binaries are absent the test skips with the reason, or fails under MAILBEACON_REQUIRE_POSTGRES (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+
+@dataclass
+class Cluster:
+    data: Path
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def processes(self) -> list[int]:
+        """The postmaster and every process it forked (backends, checkpointer, walwriter, ...)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue  # ended meanwhile
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(entry.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP every process of the cluster: connections stay open, and nothing answers."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("MAILBEACON_REQUIRE_POSTGRES"):
+        pytest.fail(reason + "; MAILBEACON_REQUIRE_POSTGRES is set (CI), so this is a failure")
+    pytest.skip(reason)
+
+
+def _bindir() -> Path | None:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True):
+        if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
+            return candidate
+    found = shutil.which("initdb")
+    return Path(found).parent if found and shutil.which("pg_ctl") else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def private_cluster() -> Iterator[Cluster]:
+    bindir = _bindir()
+    if bindir is None:
+        _unavailable("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    as_postgres: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="mb-pg-"))  # in /tmp: the postgres user cannot enter pytest's dirs
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            _unavailable("runuser not found: it runs PostgreSQL as the postgres user")
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("no postgres user to run a private PostgreSQL cluster as")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    cluster = Cluster(root / "data", _free_port())
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_postgres, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+
+    try:
+        run(str(bindir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync")
+        options = f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
+        run(str(bindir / "pg_ctl"), "-D", str(cluster.data), "-l", str(root / "server.log"), "-o", options,
+            "-w", "-t", "60", "start")
+        try:
+            yield cluster
+        finally:
+            try:
+                cluster.thaw()  # a failed test may have left it frozen
+            except (OSError, ValueError):
+                pass
+            run(str(bindir / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "-w", "stop")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
