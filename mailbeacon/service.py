@@ -38,7 +38,7 @@ from mailbeacon.relay import (
 from mailbeacon.classify import Networks, Policy
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.pipeline.privacy import PrivacyJob
-from mailbeacon.store import Store, StoreUnavailable, open_store
+from mailbeacon.store import SessionLimits, Store, StoreUnavailable, open_store
 from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
@@ -84,6 +84,8 @@ class Settings:
     """More scanner networks, one CIDR a line, besides the shipped list and DATA/scanner_networks.txt."""
     trusted_proxies: tuple[str, ...] = LOOPBACK
     """Peers whose X-Forwarded-For names the reader (nginx or a load balancer in front)."""
+    session_limits: SessionLimits = SessionLimits()
+    """How long a dashboard session lives idle, and at most."""
 
     @property
     def store_url(self) -> str:
@@ -283,6 +285,7 @@ def build_app(
         secure_cookies=settings.links_base_url.startswith("https://"),
         stopping=stopping if stopping is not None else asyncio.Event(),
         campaigns=campaigns,
+        session_limits=settings.session_limits,
     )
     app = create_app(web, lifespan=lifespan)
     return app, tracking, store

@@ -54,6 +54,10 @@ from mailbeacon.errors import MailbeaconError
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
               help="Instrument mail that arrives DKIM-signed (its signature then fails unless --dkim-key re-signs).")
+@click.option("--session-idle", "session_idle", default=72.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Hours after its last request that a dashboard session ends.")
+@click.option("--session-lifetime", "session_lifetime", default=14 * 24.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Hours after login that a dashboard session ends.")
 def serve(
     data_dir: Path,
     http: str,
@@ -80,9 +84,12 @@ def serve(
     trusted_proxies: tuple[str, ...],
     honeypot: bool,
     instrument_dkim_signed: bool,
+    session_idle: float,
+    session_lifetime: float,
 ) -> None:
     """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
     from mailbeacon import service
+    from mailbeacon.store import SessionLimits
     from mailbeacon.submission import Switches
 
     try:
@@ -112,6 +119,7 @@ def serve(
             dkim_domain=dkim_domain,
             trusted_proxies=_networks(trusted_proxies),
             scanner_networks=scanner_networks,
+            session_limits=SessionLimits(idle=session_idle * 3600, lifetime=session_lifetime * 3600),
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,

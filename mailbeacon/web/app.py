@@ -21,6 +21,7 @@ from starlette.routing import Route
 from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import unsubscribe, webhooks_api
 from mailbeacon.web.context import Web
+from mailbeacon.web.sessions import SessionConfig
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 SESSION_COOKIE = "mb_session"
@@ -93,13 +94,14 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
                 SessionMiddleware,
                 secret_key=web.session_secret,
                 session_cookie=SESSION_COOKIE,
-                max_age=14 * 24 * 3600,
+                max_age=int(web.session_limits.lifetime),
                 same_site="lax",
                 https_only=web.secure_cookies,
             )
         ],
         lifespan=lifespan,
     )
+    rest.state.sessions = SessionConfig(web.session_limits, tracking.client_ip)  # read by web/sessions.py
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":

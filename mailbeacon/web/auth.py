@@ -1,4 +1,4 @@
-"""Who is asking: an API key (programs) or the dashboard's signed session cookie (people).
+"""Who is asking: an API key (programs) or the dashboard's session (people; web/sessions.py).
 
 Both end in the same `UserRow`; every route filters by it, so a user sees only
 what they sent and an admin sees all.
@@ -6,7 +6,6 @@ what they sent and an admin sees all.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
@@ -16,32 +15,19 @@ from starlette.responses import JSONResponse
 
 from mailbeacon.accounts import hash_api_key
 from mailbeacon.store import Store, UserRow
+from mailbeacon.web import sessions
 
-SESSION_USER = "uid"
-SESSION_STAMP = "stamp"
 SESSION_CSRF = "csrf"
 CSRF_HEADER = "x-csrf-token"
 """Scripts of the dashboard send the session's CSRF token in this header; forms in a `csrf` field."""
-
-
-def session_stamp(user: UserRow) -> str:
-    """Changes when the password does, so a new password logs every other session out."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
 async def current_user(conn: HTTPConnection, store: Store) -> UserRow | None:
     auth = conn.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return await run_in_threadpool(store.user_by_api_key_hash, hash_api_key(auth[7:].strip()))
-    if "session" not in conn.scope:
-        return None
-    user_id = conn.session.get(SESSION_USER)
-    if not isinstance(user_id, int):
-        return None
-    user = await run_in_threadpool(store.user_by_id, user_id)
-    if user is None or not hmac.compare_digest(str(conn.session.get(SESSION_STAMP, "")), session_stamp(user)):
-        return None
-    return user
+    found = await sessions.current(conn, store)
+    return found[1] if found is not None else None
 
 
 async def api_user(conn: HTTPConnection, store: Store) -> UserRow | JSONResponse:
@@ -87,3 +73,4 @@ def require_csrf(conn: HTTPConnection) -> JSONResponse | None:
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
