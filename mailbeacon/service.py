@@ -86,6 +86,8 @@ class Settings:
     """Peers whose X-Forwarded-For names the reader (nginx or a load balancer in front)."""
     session_limits: SessionLimits = SessionLimits()
     """How long a dashboard session lives idle, and at most."""
+    public_metrics: bool = False
+    """`/metrics` without an admin's API key (`--public-metrics`)."""
 
     @property
     def store_url(self) -> str:
@@ -286,6 +288,7 @@ def build_app(
         stopping=stopping if stopping is not None else asyncio.Event(),
         campaigns=campaigns,
         session_limits=settings.session_limits,
+        public_metrics=settings.public_metrics,
     )
     app = create_app(web, lifespan=lifespan)
     return app, tracking, store

@@ -58,6 +58,8 @@ from mailbeacon.errors import MailbeaconError
               help="Hours after its last request that a dashboard session ends.")
 @click.option("--session-lifetime", "session_lifetime", default=14 * 24.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True), help="Hours after login that a dashboard session ends.")
+@click.option("--public-metrics", is_flag=True,
+              help="Serve /metrics to anyone; by default it needs an admin's API key (Authorization: Bearer).")
 def serve(
     data_dir: Path,
     http: str,
@@ -86,6 +88,7 @@ def serve(
     instrument_dkim_signed: bool,
     session_idle: float,
     session_lifetime: float,
+    public_metrics: bool,
 ) -> None:
     """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
     from mailbeacon import service
@@ -120,6 +123,7 @@ def serve(
             trusted_proxies=_networks(trusted_proxies),
             scanner_networks=scanner_networks,
             session_limits=SessionLimits(idle=session_idle * 3600, lifetime=session_lifetime * 3600),
+            public_metrics=public_metrics,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,

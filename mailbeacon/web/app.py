@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import unsubscribe, webhooks_api
+from mailbeacon.web.auth import AdminKeyGate
 from mailbeacon.web.context import Web
 from mailbeacon.web.sessions import SessionConfig
 
@@ -30,6 +31,7 @@ SESSION_COOKIE = "mb_session"
 def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None) -> ASGIApp:
     tracking, store, outbound = web.tracking, web.store, web.outbound
     batcher = tracking.batcher
+    metrics_gate = AdminKeyGate(store)
 
     async def healthz(request: Request) -> Response:
         ok = await run_in_threadpool(store.ping)
@@ -37,6 +39,8 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
         return JSONResponse(body, status_code=200)
 
     async def metrics(request: Request) -> Response:
+        if not web.public_metrics and (refused := await metrics_gate.refused(request)) is not None:
+            return refused
         s, t = batcher.stats, tracking.stats
         lines = [
             "# TYPE mailbeacon_requests_total counter",

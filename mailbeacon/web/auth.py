@@ -14,7 +14,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from mailbeacon.accounts import hash_api_key
-from mailbeacon.store import Store, UserRow
+from mailbeacon.store import Store, StoreUnavailable, UserRow
 from mailbeacon.web import sessions
 
 SESSION_CSRF = "csrf"
@@ -74,3 +74,37 @@ def require_csrf(conn: HTTPConnection) -> JSONResponse | None:
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
+
+class AdminKeyGate:
+    """Who may read `/metrics` (issue #12, item 17): an admin's API key as `Authorization: Bearer KEY`.
+
+    The store decides; while it is down, a key it last knew as an admin's still reads, so
+    monitoring sees the spool fill (a key revoked meanwhile is refused once the store answers).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._admins: set[str] = set()
+        """Hashes of the keys the store last answered as admins' (only those: guessed keys add nothing)."""
+
+    async def refused(self, conn: HTTPConnection) -> JSONResponse | None:
+        """None if the request may go ahead, else the 401 (no or unknown key), 403 (not an admin's) or 503."""
+        auth = conn.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return _challenge("send an admin's API key: Authorization: Bearer KEY")
+        key_hash = hash_api_key(auth[7:].strip())
+        try:
+            user = await run_in_threadpool(self._store.user_by_api_key_hash, key_hash)
+        except StoreUnavailable:
+            return None if key_hash in self._admins else error(503, "the store is unavailable to check the key")
+        if user is None or not user.is_admin:
+            self._admins.discard(key_hash)
+            return _challenge("unknown API key") if user is None else error(403, "only an admin's API key may read this")
+        self._admins.add(key_hash)
+        return None
+
+
+def _challenge(message: str) -> JSONResponse:
+    response = error(401, message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="mailbeacon"'  # RFC 6750, section 3
+    return response

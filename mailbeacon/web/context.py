@@ -39,3 +39,5 @@ class Web:
     extras: dict[str, object] = field(default_factory=dict)
     session_limits: SessionLimits = SessionLimits()
     """How long a dashboard session lives when idle, and at most (issue #12, item 13)."""
+    public_metrics: bool = False
+    """`/metrics` for anyone; otherwise only with an admin's API key (issue #12, item 17)."""
