@@ -23,6 +23,7 @@ import uvicorn
 
 from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.errors import ConfigError
+from mailbeacon.filemodes import PRIVATE_UMASK, private_dir, tighten
 from mailbeacon.ingest import Batcher, Spool
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
 from mailbeacon.relay import (
@@ -116,7 +117,11 @@ def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, in
 
 
 def open_data(settings: Settings) -> tuple[Store, Keyring]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Keys and the migrated store of the data directory, made private first (issue #12, item 17)."""
+    private_dir(settings.data_dir)
+    tightened = tighten(settings.data_dir)
+    if tightened.changed or tightened.failed:  # said once: the next start finds nothing to change
+        log.warning("%s", tightened.summary(settings.data_dir))
     keyring = Keyring.load_or_create(settings.data_dir)
     store = open_store(settings.store_url)
     try:
@@ -331,6 +336,7 @@ def serve(settings: Settings) -> None:
     """Listen, then run one server process, or fork `workers` that share the listening socket."""
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    os.umask(PRIVATE_UMASK)  # every file the server makes is its own: database, spool, captured mail
     sock = bind(settings.http_host, settings.http_port)
     smtp_sock = bind(settings.smtp_host, settings.smtp_port) if settings.relay else None
     store, keyring = open_data(settings)  # create keys and migrate once, before any worker starts
