@@ -92,8 +92,9 @@ def verify_dashboard_password(user: UserRow | None, password: str) -> bool:
         return False
 
 
-def set_dashboard_password(store: Store, user_id: int, password: str) -> None:
-    store.set_password_hash(user_id, hash_dashboard_password(password))
+def set_dashboard_password(store: Store, user_id: int, password: str, keep_session: int | None = None) -> None:
+    """Every dashboard session of the user ends with it, except `keep_session` (the one that changed it)."""
+    store.set_password_hash(user_id, hash_dashboard_password(password), keep_session)
 
 
 _DUMMY_HASH = _ARGON2.hash("mailbeacon: no such user")

@@ -23,6 +23,7 @@ import uvicorn
 
 from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.errors import ConfigError
+from mailbeacon.filemodes import PRIVATE_UMASK, private_dir, tighten
 from mailbeacon.ingest import MEMORY_BYTES, MEMORY_EVENTS, Batcher, HeldEvents, Spool
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
 from mailbeacon.relay import (
@@ -38,7 +39,7 @@ from mailbeacon.relay import (
 from mailbeacon.classify import Networks, Policy
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.pipeline.privacy import PrivacyJob
-from mailbeacon.store import Store, StoreUnavailable, open_store
+from mailbeacon.store import SessionLimits, Store, StoreUnavailable, open_store
 from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
@@ -86,6 +87,10 @@ class Settings:
     """Peers whose X-Forwarded-For names the reader (nginx or a load balancer in front)."""
     memory_events: int = MEMORY_EVENTS
     """Events held in memory while neither store nor spool can take them (disk full); past it clicks get 503."""
+    session_limits: SessionLimits = SessionLimits()
+    """How long a dashboard session lives idle, and at most."""
+    public_metrics: bool = False
+    """`/metrics` without an admin's API key (`--public-metrics`)."""
 
     @property
     def store_url(self) -> str:
@@ -114,7 +119,11 @@ def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, in
 
 
 def open_data(settings: Settings) -> tuple[Store, Keyring]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Keys and the migrated store of the data directory, made private first (issue #12, item 17)."""
+    private_dir(settings.data_dir)
+    tightened = tighten(settings.data_dir)
+    if tightened.changed or tightened.failed:  # said once: the next start finds nothing to change
+        log.warning("%s", tightened.summary(settings.data_dir))
     keyring = Keyring.load_or_create(settings.data_dir)
     store = open_store(settings.store_url)
     try:
@@ -286,6 +295,8 @@ def build_app(
         secure_cookies=settings.links_base_url.startswith("https://"),
         stopping=stopping if stopping is not None else asyncio.Event(),
         campaigns=campaigns,
+        session_limits=settings.session_limits,
+        public_metrics=settings.public_metrics,
     )
     app = create_app(web, lifespan=lifespan)
     return app, tracking, store
@@ -328,6 +339,7 @@ def serve(settings: Settings) -> None:
     """Listen, then run one server process, or fork `workers` that share the listening socket."""
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    os.umask(PRIVATE_UMASK)  # every file the server makes is its own: database, spool, captured mail
     sock = bind(settings.http_host, settings.http_port)
     smtp_sock = bind(settings.smtp_host, settings.smtp_port) if settings.relay else None
     store, keyring = open_data(settings)  # create keys and migrate once, before any worker starts

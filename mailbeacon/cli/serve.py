@@ -57,6 +57,12 @@ from mailbeacon.errors import MailbeaconError
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
               help="Instrument mail that arrives DKIM-signed (its signature then fails unless --dkim-key re-signs).")
+@click.option("--session-idle", "session_idle", default=72.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Hours after its last request that a dashboard session ends.")
+@click.option("--session-lifetime", "session_lifetime", default=14 * 24.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Hours after login that a dashboard session ends.")
+@click.option("--public-metrics", is_flag=True,
+              help="Serve /metrics to anyone; by default it needs an admin's API key (Authorization: Bearer).")
 def serve(
     data_dir: Path,
     http: str,
@@ -84,9 +90,13 @@ def serve(
     memory_events: int,
     honeypot: bool,
     instrument_dkim_signed: bool,
+    session_idle: float,
+    session_lifetime: float,
+    public_metrics: bool,
 ) -> None:
     """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
     from mailbeacon import service
+    from mailbeacon.store import SessionLimits
     from mailbeacon.submission import Switches
 
     try:
@@ -117,6 +127,8 @@ def serve(
             trusted_proxies=_networks(trusted_proxies),
             scanner_networks=scanner_networks,
             memory_events=memory_events,
+            session_limits=SessionLimits(idle=session_idle * 3600, lifetime=session_lifetime * 3600),
+            public_metrics=public_metrics,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,

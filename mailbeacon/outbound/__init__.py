@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from mailbeacon.outbound.capture import Captured, CaptureTransport, read_captured
+from mailbeacon.outbound.capture import CaptureTransport, read_captured
+from mailbeacon.outbound.capture_index import Captured, CaptureIndex
 from mailbeacon.outbound.transports import Outcome, Result, SmtpTransport, Transport, Upstream
 from mailbeacon.outbound.worker import OutboundWorker, RetryPolicy
 
 __all__ = [
     "CaptureTransport",
     "Captured",
+    "CaptureIndex",
     "OutboundWorker",
     "Outcome",
     "Result",

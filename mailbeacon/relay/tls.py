@@ -27,7 +27,7 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 def self_signed(data_dir: Path) -> tuple[Path, Path]:
-    """DATA/tls/relay.crt and relay.key, created on first use (key mode 0600)."""
+    """DATA/tls/relay.crt and relay.key, created on first use (both 0600, as every data file: issue #12, item 17)."""
     folder = data_dir / "tls"
     cert_path, key_path = folder / "relay.crt", folder / "relay.key"
     if cert_path.exists() and key_path.exists():
@@ -58,7 +58,7 @@ def self_signed(data_dir: Path) -> tuple[Path, Path]:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     _write(key_path, key_bytes, 0o600)
-    _write(cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+    _write(cert_path, certificate.public_bytes(serialization.Encoding.PEM), 0o600)
     return cert_path, key_path
 
 

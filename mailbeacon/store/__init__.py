@@ -37,6 +37,7 @@ from mailbeacon.store.facade.log import LogQueries
 from mailbeacon.store.facade.privacy import PrivacyQueries
 from mailbeacon.store.facade.reading import ReportQueries
 from mailbeacon.store.facade.sending import SendingQueries
+from mailbeacon.store.facade.sessions import SessionQueries
 from mailbeacon.store.facade.users import UserQueries
 from mailbeacon.store.facade.webhooks import WebhookQueries
 from mailbeacon.store.campaign_reports import (
@@ -82,6 +83,7 @@ from mailbeacon.store.reports import (
     MessageQuery,
     MessageSummary,
 )
+from mailbeacon.store.sessions import SessionLimits, SessionRow
 from mailbeacon.store.settings import ServerSettings
 from mailbeacon.store.sqlite import open_sqlite
 from mailbeacon.store.timeline import ActivityTime
@@ -144,6 +146,8 @@ __all__ = [
     "PrivacyRun",
     "Queued",
     "ServerSettings",
+    "SessionLimits",
+    "SessionRow",
     "Store",
     "StoreConflict",
     "StoreUnavailable",
@@ -202,6 +206,7 @@ def open_store(url: str) -> Store:
 
 
 class Store(
-    LogQueries, ReportQueries, SendingQueries, PrivacyQueries, WebhookQueries, CampaignQueries, UserQueries, StoreBase
+    LogQueries, ReportQueries, SendingQueries, PrivacyQueries, WebhookQueries, CampaignQueries, UserQueries,
+    SessionQueries, StoreBase
 ):
     """Named queries over one database; build it with open_store()."""

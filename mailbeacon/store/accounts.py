@@ -72,7 +72,7 @@ def select_user_by_email(conn: Connection, email: str) -> UserRow | None:
 
 
 def select_users(conn: Connection) -> list[UserRow]:
-    return [_user(row) for row in conn.execute(select(users).order_by(users.c.email))]
+    return [user_of(row) for row in conn.execute(select(users).order_by(users.c.email))]
 
 
 def update_user(conn: Connection, user_id: int, changes: dict[str, object]) -> bool:
@@ -90,10 +90,10 @@ def update_user(conn: Connection, user_id: int, changes: dict[str, object]) -> b
 
 def _select_user(conn: Connection, where: ColumnElement[bool]) -> UserRow | None:
     row = conn.execute(select(users).where(where)).one_or_none()
-    return None if row is None else _user(row)
+    return None if row is None else user_of(row)
 
 
-def _user(row: Row[Any]) -> UserRow:
+def user_of(row: Row[Any]) -> UserRow:
     return UserRow(
         id=row.id,
         email=row.email,

@@ -59,6 +59,22 @@ users = Table(
     CheckConstraint("seat IN ('basic', 'sales')", name="seat"),
 )
 
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    # SHA-256 of the random id the cookie carries; the id itself is never stored.
+    Column("created_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    # Moved on at most once a minute, not per request (store/sessions.py).
+    Column("ip", Text, nullable=False),
+    Column("user_agent", Text, nullable=False),
+    # The client's address and User-Agent when last seen.
+)
+"""Dashboard sessions (issue #12, item 13): a row per logged-in browser; deleting it logs that browser out."""
+
 messages = Table(
     "messages",
     metadata,

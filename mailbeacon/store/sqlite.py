@@ -6,6 +6,8 @@ BEGIN IMMEDIATE; if another process holds the database it fails after BUSY_TIMEO
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -29,6 +31,7 @@ PRAGMAS = (
 
 
 def open_sqlite(url: URL) -> Backend:
+    _create_private(url.database)
     engine = create_engine(
         url.set(drivername="sqlite+pysqlite"),
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
@@ -110,6 +113,14 @@ class EventAppender:
 
 
 @lru_cache(maxsize=ROWS_PER_STATEMENT)
+def _create_private(database: str | None) -> None:
+    """Create the database file 0600 before SQLite does (it would use 0644 & ~umask); its -wal and
+    -shm files take the database's mode (issue #12, item 17). A missing directory is SQLite's error to give."""
+    if database and not os.path.exists(database):
+        with contextlib.suppress(OSError):
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def _insert(rows: int) -> str:
     return multi_row_insert(rows)
 

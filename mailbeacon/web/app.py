@@ -20,7 +20,9 @@ from starlette.routing import Route
 from mailbeacon.ingest.health import BoundedPing, assess
 from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import unsubscribe, webhooks_api
+from mailbeacon.web.auth import AdminKeyGate
 from mailbeacon.web.context import Web
+from mailbeacon.web.sessions import SessionConfig
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 SESSION_COOKIE = "mb_session"
@@ -29,6 +31,7 @@ SESSION_COOKIE = "mb_session"
 def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None) -> ASGIApp:
     tracking, store, outbound = web.tracking, web.store, web.outbound
     batcher = tracking.batcher
+    metrics_gate = AdminKeyGate(store)
 
     ping = BoundedPing(store.ping)  # answers within a second while the database is frozen (issue #12)
 
@@ -37,6 +40,8 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
         return JSONResponse(health.body, status_code=health.status_code)
 
     async def metrics(request: Request) -> Response:
+        if not web.public_metrics and (refused := await metrics_gate.refused(request)) is not None:
+            return refused
         s, t = batcher.stats, tracking.stats
         lines = [
             "# TYPE mailbeacon_requests_total counter",
@@ -106,13 +111,14 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
                 SessionMiddleware,
                 secret_key=web.session_secret,
                 session_cookie=SESSION_COOKIE,
-                max_age=14 * 24 * 3600,
+                max_age=int(web.session_limits.lifetime),
                 same_site="lax",
                 https_only=web.secure_cookies,
             )
         ],
         lifespan=lifespan,
     )
+    rest.state.sessions = SessionConfig(web.session_limits, tracking.client_ip)  # read by web/sessions.py
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":

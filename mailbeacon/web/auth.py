@@ -1,4 +1,4 @@
-"""Who is asking: an API key (programs) or the dashboard's signed session cookie (people).
+"""Who is asking: an API key (programs) or the dashboard's session (people; web/sessions.py).
 
 Both end in the same `UserRow`; every route filters by it, so a user sees only
 what they sent and an admin sees all.
@@ -6,7 +6,6 @@ what they sent and an admin sees all.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
@@ -15,33 +14,20 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from mailbeacon.accounts import hash_api_key
-from mailbeacon.store import Store, UserRow
+from mailbeacon.store import Store, StoreUnavailable, UserRow
+from mailbeacon.web import sessions
 
-SESSION_USER = "uid"
-SESSION_STAMP = "stamp"
 SESSION_CSRF = "csrf"
 CSRF_HEADER = "x-csrf-token"
 """Scripts of the dashboard send the session's CSRF token in this header; forms in a `csrf` field."""
-
-
-def session_stamp(user: UserRow) -> str:
-    """Changes when the password does, so a new password logs every other session out."""
-    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
 async def current_user(conn: HTTPConnection, store: Store) -> UserRow | None:
     auth = conn.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return await run_in_threadpool(store.user_by_api_key_hash, hash_api_key(auth[7:].strip()))
-    if "session" not in conn.scope:
-        return None
-    user_id = conn.session.get(SESSION_USER)
-    if not isinstance(user_id, int):
-        return None
-    user = await run_in_threadpool(store.user_by_id, user_id)
-    if user is None or not hmac.compare_digest(str(conn.session.get(SESSION_STAMP, "")), session_stamp(user)):
-        return None
-    return user
+    found = await sessions.current(conn, store)
+    return found[1] if found is not None else None
 
 
 async def api_user(conn: HTTPConnection, store: Store) -> UserRow | JSONResponse:
@@ -87,3 +73,38 @@ def require_csrf(conn: HTTPConnection) -> JSONResponse | None:
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+class AdminKeyGate:
+    """Who may read `/metrics` (issue #12, item 17): an admin's API key as `Authorization: Bearer KEY`.
+
+    The store decides; while it is down, a key it last knew as an admin's still reads, so
+    monitoring sees the spool fill (a key revoked meanwhile is refused once the store answers).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._admins: set[str] = set()
+        """Hashes of the keys the store last answered as admins' (only those: guessed keys add nothing)."""
+
+    async def refused(self, conn: HTTPConnection) -> JSONResponse | None:
+        """None if the request may go ahead, else the 401 (no or unknown key), 403 (not an admin's) or 503."""
+        auth = conn.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            return _challenge("send an admin's API key: Authorization: Bearer KEY")
+        key_hash = hash_api_key(auth[7:].strip())
+        try:
+            user = await run_in_threadpool(self._store.user_by_api_key_hash, key_hash)
+        except StoreUnavailable:
+            return None if key_hash in self._admins else error(503, "the store is unavailable to check the key")
+        if user is None or not user.is_admin:
+            self._admins.discard(key_hash)
+            return _challenge("unknown API key") if user is None else error(403, "only an admin's API key may read this")
+        self._admins.add(key_hash)
+        return None
+
+
+def _challenge(message: str) -> JSONResponse:
+    response = error(401, message)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="mailbeacon"'  # RFC 6750, section 3
+    return response

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.outbound.worker import OutboundStats
-from mailbeacon.store import Store
+from mailbeacon.store import SessionLimits, Store
 from mailbeacon.submission import Submitter
 from mailbeacon.web.tracking import Tracking
 
@@ -37,3 +37,7 @@ class Web:
     campaigns: CampaignRunner | None = None
     """Queues campaigns started from the dashboard; None: this server does not start campaigns."""
     extras: dict[str, object] = field(default_factory=dict)
+    session_limits: SessionLimits = SessionLimits()
+    """How long a dashboard session lives when idle, and at most (issue #12, item 13)."""
+    public_metrics: bool = False
+    """`/metrics` for anyone; otherwise only with an admin's API key (issue #12, item 17)."""

@@ -8,6 +8,7 @@ Screenshots of the main pages go to `.artifacts/` (ignored by git).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,3 +48,15 @@ def screenshot(page: object, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
     return path
+
+
+def log_in(browser: object, url: str, email: str, password: str, **context: object) -> object:
+    """A new browser context (as another computer would be) logged in through the login form; its page on /activity."""
+    page = browser.new_context(viewport={"width": 1280, "height": 860}, **context).new_page()  # type: ignore[attr-defined]
+    page.goto(f"{url}/activity")
+    assert "/login" in page.url  # not logged in yet
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/activity"))
+    return page

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from mailbeacon.cli import main
 from mailbeacon.outbound.capture import read_captured
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import log_in, screenshot
 from tests.support.servers import Server, running_server
 
 PASSWORD = "correct horse battery"
@@ -98,15 +98,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def login(browser: Any, world: World) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    page.goto(f"{world.server.url}/activity")
-    assert "/login" in page.url  # not logged in yet
-    page.fill("input[name=email]", "ann@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/activity"))
-    return page
+    return log_in(browser, world.server.url, "ann@example.com", PASSWORD)
 
 
 def test_log_in_see_the_message_and_its_open_arrive_live(browser: Any, world: World) -> None:

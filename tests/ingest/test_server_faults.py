@@ -57,7 +57,7 @@ def healthz(url: str) -> httpx.Response:
 
 def test_with_the_disk_full_answered_events_wait_in_memory_and_land_once_it_is_freed(tmp_path: Path) -> None:
     with small_disk(tmp_path / "data", "4m") as data_dir:
-        server = start_server(data_dir, "--memory-buffer", "400")
+        server = start_server(data_dir, "--memory-buffer", "400", "--public-metrics")
         try:
             keyring = Keyring.load_or_create(data_dir)
             filler = fill_disk(data_dir)  # the database, the spool and the quarantine all live here
@@ -136,7 +136,7 @@ def test_a_server_starting_on_a_damaged_spool_stores_every_sound_event(tmp_path:
     path.write_bytes(b"".join(lines) + torn.path.read_bytes()[:50])
     expected = Counter(n for n in range(1, 31) if n not in (11, 20))
 
-    with running_server(data_dir) as server:
+    with running_server(data_dir, "--public-metrics") as server:
         wait_for(lambda: spool_drained(server), 15, "the damaged spool replayed")
         seen = metrics(server)
         health = healthz(server.url)
@@ -154,7 +154,7 @@ def test_a_server_starting_on_a_damaged_spool_stores_every_sound_event(tmp_path:
 
 
 def test_clicks_and_opens_are_answered_while_postgres_is_frozen_and_land_exactly_once(tmp_path: Path) -> None:
-    with private_cluster() as cluster, running_server(tmp_path / "data", "--db", cluster.url) as server:
+    with private_cluster() as cluster, running_server(tmp_path / "data", "--db", cluster.url, "--public-metrics") as server:
         keyring = Keyring.load_or_create(server.data_dir)
         before = make_clicks(5, "before")
         fire_clicks(server, keyring, before)

@@ -44,7 +44,7 @@ def basic(data_dir: Path) -> User:
 
 @pytest.fixture(scope="module")
 def server(data_dir: Path, sink: Sink, sales: User, basic: User) -> Iterator[Server]:
-    with running_server(data_dir, "--upstream", sink.url, "--retry-after", "0.3") as running:
+    with running_server(data_dir, "--upstream", sink.url, "--retry-after", "0.3", "--public-metrics") as running:
         yield running
 
 

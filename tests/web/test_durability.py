@@ -305,7 +305,7 @@ def _postgres_database() -> Iterator[str]:
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to stop and start PostgreSQL with pg_ctlcluster")
 def test_clicks_redirect_while_postgres_is_stopped_and_land_exactly_once(tmp_path: Path) -> None:
     cluster = _postgres_cluster()
-    with _postgres_database() as db_url, running_server(tmp_path / "data", "--db", db_url) as server:
+    with _postgres_database() as db_url, running_server(tmp_path / "data", "--db", db_url, "--public-metrics") as server:
         keyring = Keyring.load_or_create(server.data_dir)
         before = make_clicks(5, "before")
         fire_clicks(server, keyring, before)
@@ -338,7 +338,7 @@ def test_clicks_redirect_while_postgres_is_stopped_and_land_exactly_once(tmp_pat
 
 
 def test_pixels_and_clicks_are_answered_while_sqlite_is_locked_and_stored_once_after(tmp_path: Path) -> None:
-    with running_server(tmp_path / "data") as server:
+    with running_server(tmp_path / "data", "--public-metrics") as server:
         keyring = Keyring.load_or_create(server.data_dir)
         opens = [secrets.token_bytes(12) for _ in range(60)]
         clicks = make_clicks(40, "locked")

@@ -212,7 +212,8 @@ def test_the_server_stops_promptly_with_a_stream_open_and_tells_it_to_reconnect(
 
 
 def live_streams(world: World) -> int:
-    metrics = httpx.get(f"{world.server.url}/metrics", timeout=10).text
+    metrics = httpx.get(f"{world.server.url}/metrics", headers={"Authorization": f"Bearer {world.admin_key}"},
+                        timeout=10).text
     (value,) = [line.split()[1] for line in metrics.splitlines() if line.startswith("mailbeacon_live_streams ")]
     return int(value)
 

@@ -20,7 +20,7 @@ from tests.support.servers import Server, running_server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running_server(tmp_path_factory.mktemp("serve") / "data") as running:
+    with running_server(tmp_path_factory.mktemp("serve") / "data", "--public-metrics") as running:
         yield running
 
 

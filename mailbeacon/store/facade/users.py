@@ -45,9 +45,6 @@ class UserQueries(StoreBase):
         with self._translated("change a user"), self._write() as conn:
             return update_user(conn, user_id, changes)
 
-    def set_password_hash(self, user_id: int, password_hash: str) -> bool:
-        return self.update_user(user_id, password_hash=password_hash)
-
     def user_by_id(self, user_id: int) -> UserRow | None:
         with self._translated("look up a user"), self._read() as conn:
             return select_user_by_id(conn, user_id)

@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mailbeacon.outbound import Captured, read_captured
+from mailbeacon.outbound import CaptureIndex, Captured
+from mailbeacon.outbound.capture_index import decoded
 from mailbeacon.store import UserRow
 from mailbeacon.web.dashboard.pages import Pages
 
@@ -31,8 +32,9 @@ _HEAD = re.compile(rb"<head\b[^>]*>", re.I)
 BASE = b'<base target="_blank">'
 
 
-def mailbox(pages: Pages) -> Path | None:
-    return pages.web.data_dir / "captured" if pages.web.data_dir is not None else None
+def mailbox(pages: Pages) -> CaptureIndex | None:
+    """The capture mailbox's index (issue #12, item 17): the list reads it, not every message."""
+    return CaptureIndex(pages.web.data_dir / "captured") if pages.web.data_dir is not None else None
 
 
 def visible(copies: list[Captured], user: UserRow) -> list[Captured]:
@@ -52,7 +54,7 @@ def parts_of(path: Path) -> tuple[str | None, str | None]:
     for part in message.walk():
         kind = part.get_content_type()
         if kind in ("text/html", "text/plain") and not part.is_attachment() and kind not in found:
-            found[kind] = _decoded(part)
+            found[kind] = decoded(part)
     return found.get("text/html"), found.get("text/plain")
 
 
@@ -65,26 +67,18 @@ def with_base(html: str) -> bytes:
     return raw[: head.end()] + BASE + raw[head.end():]
 
 
-def _decoded(part: EmailMessage) -> str:
-    try:
-        return str(part.get_content())
-    except (LookupError, UnicodeError):  # an unknown or lying charset: show what can be shown
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-
-
 def routes(pages: Pages) -> list[BaseRoute]:
+    index = mailbox(pages)  # one per server: it keeps the index in memory while its file is unchanged
+
     async def find(request: Request, user: UserRow) -> Captured | None:
-        folder = mailbox(pages)
-        if folder is None:
+        if index is None:
             return None
         name = request.path_params["name"]
-        copies = visible(await pages.call(read_captured, folder), user)
+        copies = visible(await pages.call(index.read), user)
         return next((c for c in copies if c.path.name == name), None)  # never a path built from the URL
 
     async def captured_list(request: Request, user: UserRow) -> Response:
-        folder = mailbox(pages)
-        copies = visible(await pages.call(read_captured, folder), user) if folder else []
+        copies = visible(await pages.call(index.read), user) if index else []
         return pages.render(request, "captured.html", user, copies=copies[:SHOWN], total=len(copies))
 
     async def captured_one(request: Request, user: UserRow) -> Response:

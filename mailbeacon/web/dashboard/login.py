@@ -1,8 +1,6 @@
-"""Logging in and out: email and password, a fresh session with a fresh CSRF token, back to the page asked for."""
+"""Logging in and out: email and password, a fresh server-side session (web/sessions.py), back to the page asked for."""
 
 from __future__ import annotations
-
-import secrets
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,7 +8,8 @@ from starlette.routing import BaseRoute, Route
 
 from mailbeacon.accounts import verify_dashboard_password
 from mailbeacon.store import StoreUnavailable
-from mailbeacon.web.auth import SESSION_CSRF, SESSION_STAMP, SESSION_USER, current_user, has_csrf, session_stamp
+from mailbeacon.web import sessions
+from mailbeacon.web.auth import current_user, has_csrf
 from mailbeacon.web.dashboard.pages import Pages, field, redirect, safe_next
 from mailbeacon.web.dashboard.throttle import LoginThrottle
 
@@ -52,16 +51,20 @@ def routes(pages: Pages) -> list[BaseRoute]:
         except StoreUnavailable as exc:
             return pages.unavailable(request, exc)
         throttle.succeeded(email)
-        request.session.clear()  # nothing of the anonymous session survives (session fixation)
-        request.session.update({SESSION_USER: user.id, SESSION_STAMP: session_stamp(user)})
-        request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+        try:
+            await sessions.start(request, store, user)  # nothing of the anonymous session survives (session fixation)
+        except StoreUnavailable as exc:
+            return pages.unavailable(request, exc)
         return redirect(target)
 
     async def logout(request: Request) -> Response:
         form = await request.form()
         if not has_csrf(request, field(form, "csrf")):
             return pages.forbidden(request, None)
-        request.session.clear()
+        try:
+            await sessions.end(request, store)
+        except StoreUnavailable as exc:
+            return pages.unavailable(request, exc)  # still logged in: say so rather than pretend
         return redirect("/login")
 
     async def home(request: Request) -> Response:

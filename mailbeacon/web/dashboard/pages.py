@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mailbeacon.store import Store, StoreUnavailable, UserRow
-from mailbeacon.web.auth import SESSION_STAMP, csrf_token, current_user, has_csrf, session_stamp
+from mailbeacon.web.auth import csrf_token, current_user, has_csrf
 from mailbeacon.web.context import Web
 from mailbeacon.web.dashboard import formats
 
@@ -146,12 +146,6 @@ class Pages:
                 return self.unavailable(request, exc)
 
         return endpoint
-
-    async def keep_session(self, request: Request, user_id: int) -> None:
-        """After the user's own password changed: this session stays logged in, every other one ends."""
-        changed = await self.call(self.store.user_by_id, user_id)
-        if changed is not None:
-            request.session[SESSION_STAMP] = session_stamp(changed)
 
     def forbidden(self, request: Request, user: UserRow | None) -> HTMLResponse:
         return self.render(request, "forbidden.html", user, status=403)

@@ -1,6 +1,6 @@
 """Settings: notification rules, one's own password, the do-not-track list and (admins) privacy.
 
-Webhooks have their own module (`hooks.py`); this page lists them too.
+Webhooks have their own module (`hooks.py`), and so have one's sessions (`signed_in.py`); this page lists them too.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from mailbeacon.errors import ConfigError
 from mailbeacon.store import UserRow
 from mailbeacon.store.settings import checked
 from mailbeacon.webhooks import FILTER_KINDS
+from mailbeacon.web.dashboard import signed_in
 from mailbeacon.web.dashboard.pages import Pages, field, flash, redirect
 
 PRIVACY = ("ip_truncate_after_days", "retention_days")
@@ -43,8 +44,9 @@ def routes(pages: Pages) -> list[BaseRoute]:
         hooks = await pages.call(store.webhooks_of, user.id)
         dnt = await pages.call(store.do_not_track) if user.is_admin else []
         privacy = await pages.call(store.get_settings) if user.is_admin else None
+        browsers = await signed_in.listed(request, store, user)
         return pages.render(request, "settings.html", user, webhooks=hooks, dnt=dnt, privacy=privacy,
-                            kinds=FILTER_KINDS)
+                            kinds=FILTER_KINDS, sessions=browsers)
 
     async def notifications(request: Request, user: UserRow, form: FormData) -> Response:
         try:
@@ -66,12 +68,12 @@ def routes(pages: Pages) -> list[BaseRoute]:
         if field(form, "new") != field(form, "confirm"):
             flash(request, "The new passwords differ; nothing changed.", "error")
             return redirect("/settings#password")
+        this = await signed_in.current_id(request, store)
         try:
-            await pages.call(set_dashboard_password, store, user.id, field(form, "new"))
+            await pages.call(set_dashboard_password, store, user.id, field(form, "new"), keep_session=this)
         except PasswordRejected as exc:
             flash(request, f"Not changed: {exc}.", "error")
             return redirect("/settings#password")
-        await pages.keep_session(request, user.id)
         flash(request, "Password changed; your other sessions are logged out.")
         return redirect("/settings#password")
 

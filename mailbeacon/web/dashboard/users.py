@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from mailbeacon.accounts import PasswordRejected, create_user, set_dashboard_password
 from mailbeacon.store import DuplicateUser, UserRow
+from mailbeacon.web.dashboard import signed_in
 from mailbeacon.web.dashboard.pages import Pages, cursor, field, flash, redirect
 
 SEATS = ("basic", "sales")
@@ -64,13 +65,12 @@ def routes(pages: Pages) -> list[BaseRoute]:
         other = await target(request)
         if other is None:
             return pages.not_found(request, user)
+        this = await signed_in.current_id(request, store) if other.id == user.id else None
         try:
-            await pages.call(set_dashboard_password, store, other.id, field(form, "password"))
+            await pages.call(set_dashboard_password, store, other.id, field(form, "password"), keep_session=this)
         except PasswordRejected as exc:
             flash(request, f"Not set: {exc}.", "error")
             return redirect("/users")
-        if other.id == user.id:
-            await pages.keep_session(request, user.id)
         flash(request, f"Password of {other.email} set; their sessions are logged out.")
         return redirect("/users")
 
