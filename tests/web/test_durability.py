@@ -208,7 +208,7 @@ async def _opens_until_killed(
 
 def test_every_answered_open_survives_kill_9(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = start_server(data_dir)
+    server = start_server(data_dir, "--public-metrics")
     try:
         keyring = Keyring.load_or_create(data_dir)
         run = asyncio.run(_opens_until_killed(server, keyring))
@@ -218,7 +218,7 @@ def test_every_answered_open_survives_kill_9(tmp_path: Path) -> None:
     assert run.answered, "no open was answered before the kill"
     assert run.cut_off > 0, "the kill did not interrupt the load"
 
-    with running_server(data_dir) as restarted:
+    with running_server(data_dir, "--public-metrics") as restarted:
         wait_for(lambda: spool_drained(restarted), 15, "spool drained after the restart")
         events = all_events(sqlite_store_url(data_dir))
 
