@@ -248,8 +248,8 @@ def build_app(
         if outbound is not None:
             await outbound.start()
             if smtp_sock is not None and options is not None:
-                handler = RelayHandler(submit, queued=outbound.wake)
-                relay = await start_relay(smtp_sock, handler, Authenticator(store), options)
+                handler = RelayHandler(submit, Authenticator(store), queued=outbound.wake)
+                relay = await start_relay(smtp_sock, handler, options)
         try:
             yield
         finally:

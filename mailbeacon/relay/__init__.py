@@ -51,9 +51,9 @@ def check_plain_auth(host: str) -> None:
         raise ConfigError(f"AUTH without TLS is allowed only on a loopback address, not on {host}")
 
 
-async def start_relay(
-    sock: socket.socket, handler: RelayHandler, authenticator: Authenticator, options: RelayOptions
-) -> asyncio.Server:
+async def start_relay(sock: socket.socket, handler: RelayHandler, options: RelayOptions) -> asyncio.Server:
+    """Serve SMTP on the listening `sock`; AUTH is the handler's (its auth_PLAIN and auth_LOGIN)."""
+
     def session() -> SMTP:
         with warnings.catch_warnings():
             # aiosmtpd warns when AUTH may run without TLS; the option is loopback-only and explicit.
@@ -68,7 +68,6 @@ async def start_relay(
                 tls_context=options.tls,
                 auth_required=True,
                 auth_require_tls=not options.plain_auth,
-                authenticator=authenticator,
             )
 
     return await asyncio.get_running_loop().create_server(session, sock=sock)

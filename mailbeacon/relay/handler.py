@@ -13,8 +13,9 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
+from mailbeacon.relay.auth import Authenticator
 from mailbeacon.relay.replies import S250_QUEUED, S451_TRY_LATER, S501_BAD_ADDRESS, S530_NOT_AUTHENTICATED
 from mailbeacon.store import StoreUnavailable
 from mailbeacon.submission import Sender, Submitter
@@ -23,11 +24,21 @@ log = logging.getLogger(__name__)
 
 
 class RelayHandler:
-    def __init__(self, submitter: Submitter, queued: Callable[[], None] = lambda: None, threads: int = 4) -> None:
+    def __init__(
+        self, submitter: Submitter, authenticator: Authenticator, queued: Callable[[], None] = lambda: None,
+        threads: int = 4,
+    ) -> None:
         self._submitter = submitter
+        self._authenticator = authenticator
         self._queued = queued
         # Instrumenting and the store's fsync run here, off the event loop that answers pixels.
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailbeacon-relay")
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticator.plain(server, args)
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticator.login(server, args)
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -68,6 +79,7 @@ class RelayHandler:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._authenticator.close()
 
 
 def _peer_ip(peer: object) -> str | None:
