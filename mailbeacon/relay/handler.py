@@ -16,9 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from mailbeacon.relay.auth import Authenticator
-from mailbeacon.relay.replies import S250_QUEUED, S451_TRY_LATER, S501_BAD_ADDRESS, S530_NOT_AUTHENTICATED
+from mailbeacon.relay.replies import (
+    S250_QUEUED,
+    S451_TRY_LATER,
+    S501_BAD_ADDRESS,
+    S530_NOT_AUTHENTICATED,
+    S550_NOT_YOURS,
+)
 from mailbeacon.store import StoreUnavailable
-from mailbeacon.submission import Sender, Submitter
+from mailbeacon.submission import NotYours, Sender, Submitter
+from mailbeacon.submission.identity import check_envelope_sender
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,20 @@ class RelayHandler:
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
         return await self._authenticator.login(server, args)
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        sender = session.auth_data
+        if not isinstance(sender, Sender):
+            return S530_NOT_AUTHENTICATED
+        try:
+            check_envelope_sender(sender, address)  # a user sends as their own address only (issue #12)
+        except NotYours as exc:
+            return S550_NOT_YOURS.format(address=exc.address)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -68,6 +89,9 @@ class RelayHandler:
                 "relay",
                 _peer_ip(session.peer),
             )
+        except NotYours as exc:  # From: or Sender: names someone else (issue #12, item 8)
+            log.info("relay: message from %s refused: %s", sender.email, exc)
+            return S550_NOT_YOURS.format(address=exc.address)
         except StoreUnavailable as exc:
             log.warning("relay: message from %s not queued, answered 451: %s", sender.email, exc)
             return S451_TRY_LATER

@@ -27,10 +27,11 @@ from mailbeacon.instrument import (
 )
 from mailbeacon.store import Copy, Store
 from mailbeacon.submission.dkim import DkimSigner, has_signature
+from mailbeacon.submission.identity import NotYours, check_author_fields, check_envelope_sender
 from mailbeacon.submission.policy import TRACK_HEADER, Decision, Switches, Untracked, decide, track_header
 from mailbeacon.tokens import Keyring
 
-__all__ = ["Sender", "Submitted", "Submitter", "Switches", "Untracked"]
+__all__ = ["NotYours", "Sender", "Submitted", "Submitter", "Switches", "Untracked"]
 
 REMOVED_FIELDS = ("Bcc", TRACK_HEADER)
 """Fields no recipient may see: taken out of every copy, byte-exactly."""
@@ -88,7 +89,11 @@ class Submitter:
         """Instrument and queue one copy per recipient; raises StoreUnavailable if nothing could be queued.
 
         `submitted_from` is the client's IP address: the sender's own opens come from there.
+        Raises NotYours, queueing nothing, when the envelope or an author field names an
+        address that is not the sender's (issue #12, item 8).
         """
+        check_envelope_sender(sender, mail_from)
+        check_author_fields(sender, raw)
         recipients = _unique(rcpt_tos)
         header = track_header(field_values(raw, TRACK_HEADER))
         clean = remove_fields(raw, REMOVED_FIELDS)
