@@ -190,6 +190,7 @@ def relay_options(settings: Settings) -> RelayOptions:
         tls=server_context(cert, key),
         size_limit=settings.smtp_size_limit,
         plain_auth=settings.smtp_plain_auth,
+        backlog=LISTEN_BACKLOG,
     )
 
 
@@ -288,6 +289,10 @@ def build_app(
     return app, tracking, store
 
 
+LISTEN_BACKLOG = 2048
+"""Connections the kernel holds before they are accepted (the relay keeps it too: issue #12, item 10)."""
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Listen before starting, so port 0 works and the real port can be printed."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -302,7 +307,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 

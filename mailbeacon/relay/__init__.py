@@ -17,7 +17,10 @@ from mailbeacon.relay.auth import Authenticator
 from mailbeacon.relay.handler import RelayHandler
 from mailbeacon.relay.tls import self_signed, server_context
 
-__all__ = ["Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context", "start_relay"]
+__all__ = [
+    "Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context",
+    "start_relay",
+]
 
 DEFAULT_SIZE_LIMIT = 25 * 1024 * 1024
 
@@ -39,6 +42,8 @@ class RelayOptions:
     size_limit: int = DEFAULT_SIZE_LIMIT
     plain_auth: bool = False
     """Allow AUTH without STARTTLS: only for tests on a loopback address."""
+    backlog: int = 2048
+    """The listen backlog `sock` was given: create_server would listen again with 100 (issue #12, item 10)."""
 
 
 def check_plain_auth(host: str) -> None:
@@ -70,4 +75,4 @@ async def start_relay(sock: socket.socket, handler: RelayHandler, options: Relay
                 auth_require_tls=not options.plain_auth,
             )
 
-    return await asyncio.get_running_loop().create_server(session, sock=sock)
+    return await asyncio.get_running_loop().create_server(session, sock=sock, backlog=options.backlog)

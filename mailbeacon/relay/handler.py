@@ -16,12 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from mailbeacon.relay.auth import Authenticator
+from mailbeacon.relay.envelope import Unfit, unfit
 from mailbeacon.relay.replies import (
     S250_QUEUED,
     S451_TRY_LATER,
     S501_BAD_ADDRESS,
+    S501_BAD_SENDER,
     S530_NOT_AUTHENTICATED,
     S550_NOT_YOURS,
+    S553_NEEDS_SMTPUTF8,
 )
 from mailbeacon.store import StoreUnavailable
 from mailbeacon.submission import NotYours, Sender, Submitter
@@ -53,6 +56,8 @@ class RelayHandler:
         sender = session.auth_data
         if not isinstance(sender, Sender):
             return S530_NOT_AUTHENTICATED
+        if (problem := unfit(address, envelope.smtp_utf8)) is not None:
+            return S501_BAD_SENDER if problem is Unfit.SYNTAX else S553_NEEDS_SMTPUTF8
         try:
             check_envelope_sender(sender, address)  # a user sends as their own address only (issue #12)
         except NotYours as exc:
@@ -68,6 +73,8 @@ class RelayHandler:
             return S530_NOT_AUTHENTICATED  # aiosmtpd checks first; this is the second lock on the door
         if "@" not in address or any(c.isspace() for c in address):
             return S501_BAD_ADDRESS
+        if (problem := unfit(address, envelope.smtp_utf8)) is not None:
+            return S501_BAD_ADDRESS if problem is Unfit.SYNTAX else S553_NEEDS_SMTPUTF8
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
