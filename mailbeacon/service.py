@@ -26,6 +26,7 @@ from mailbeacon.errors import ConfigError
 from mailbeacon.ingest import Batcher, Spool
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
 from mailbeacon.relay import (
+    DEFAULT_MAX_RECIPIENTS,
     DEFAULT_SIZE_LIMIT,
     Authenticator,
     RelayHandler,
@@ -76,6 +77,8 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     smtp_size_limit: int = DEFAULT_SIZE_LIMIT
+    smtp_max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    """RCPT past it answers 452 4.5.3 (issue #12, item 9)."""
     dkim_key: Path | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
@@ -249,7 +252,9 @@ def build_app(
         if outbound is not None:
             await outbound.start()
             if smtp_sock is not None and options is not None:
-                handler = RelayHandler(submit, Authenticator(store), queued=outbound.wake)
+                handler = RelayHandler(
+                    submit, Authenticator(store), queued=outbound.wake, max_recipients=settings.smtp_max_recipients
+                )
                 relay = await start_relay(smtp_sock, handler, options)
         try:
             yield

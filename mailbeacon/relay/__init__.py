@@ -14,11 +14,11 @@ from aiosmtpd.smtp import SMTP
 
 from mailbeacon.errors import ConfigError
 from mailbeacon.relay.auth import Authenticator
-from mailbeacon.relay.handler import RelayHandler
+from mailbeacon.relay.handler import DEFAULT_MAX_RECIPIENTS, RelayHandler
 from mailbeacon.relay.tls import self_signed, server_context
 
 __all__ = [
-    "Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context",
+    "DEFAULT_MAX_RECIPIENTS", "Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context",
     "start_relay",
 ]
 

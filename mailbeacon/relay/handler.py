@@ -20,6 +20,7 @@ from mailbeacon.relay.envelope import Unfit, unfit
 from mailbeacon.relay.replies import (
     S250_QUEUED,
     S451_TRY_LATER,
+    S452_TOO_MANY_RECIPIENTS,
     S501_BAD_ADDRESS,
     S501_BAD_SENDER,
     S530_NOT_AUTHENTICATED,
@@ -32,14 +33,17 @@ from mailbeacon.submission.identity import check_envelope_sender
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_RECIPIENTS = 100
+
 
 class RelayHandler:
     def __init__(
         self, submitter: Submitter, authenticator: Authenticator, queued: Callable[[], None] = lambda: None,
-        threads: int = 4,
+        threads: int = 4, max_recipients: int = DEFAULT_MAX_RECIPIENTS,
     ) -> None:
         self._submitter = submitter
         self._authenticator = authenticator
+        self._max_recipients = max_recipients
         self._queued = queued
         # Instrumenting and the store's fsync run here, off the event loop that answers pixels.
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailbeacon-relay")
@@ -75,6 +79,8 @@ class RelayHandler:
             return S501_BAD_ADDRESS
         if (problem := unfit(address, envelope.smtp_utf8)) is not None:
             return S501_BAD_ADDRESS if problem is Unfit.SYNTAX else S553_NEEDS_SMTPUTF8
+        if len(envelope.rcpt_tos) >= self._max_recipients:
+            return S452_TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.8 (issue #12, item 9)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"

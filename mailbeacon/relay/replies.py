@@ -5,6 +5,8 @@ from __future__ import annotations
 S250_QUEUED = "250 2.0.0 OK: queued as {message_id} ({copies} copies)"
 S421_AUTH_FAILURES = "421 4.7.0 Too many failed authentications, closing the connection"
 S451_TRY_LATER = "451 4.3.0 Cannot queue the message now, nothing was accepted; please try again later"
+S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+"""RFC 5321 §4.5.3.1.8: the client sends the message to those accepted, and to the others later."""
 S454_AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure"
 S454_THROTTLED = "454 4.7.0 Too many failed authentications; try again later"
 """RFC 4954 §6: a temporary failure; the password was not checked."""

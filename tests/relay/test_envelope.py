@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from mailbeacon.relay.replies import S501_BAD_ADDRESS, S501_BAD_SENDER, S553_NEEDS_SMTPUTF8
+from mailbeacon.relay.replies import (
+    S452_TOO_MANY_RECIPIENTS,
+    S501_BAD_ADDRESS,
+    S501_BAD_SENDER,
+    S553_NEEDS_SMTPUTF8,
+)
 from tests.support.servers import Server, running_server
 from tests.support.smtp import RawSmtp, Sink, User, add_user, running_sink
 
@@ -103,6 +108,23 @@ def test_utf8_addresses_need_smtputf8(server: Server, sink: Sink, ann: User, jos
         assert client.command("DATA")[0] == 354
         assert client.command(message("utf8 with smtputf8", "josé@exämple.org").removesuffix(b"\r\n"))[0] == 250
     assert arrived(sink, "utf8 with smtputf8") == [["zoë@example.net"]]
+
+
+def test_recipients_past_the_limit_get_452(server: Server, sink: Sink, ann: User) -> None:
+    """--max-recipients defaults to 100; RFC 5321 §4.5.3.1.8: the client sends to the others later."""
+    with session(server, ann) as client:
+        assert client.command("MAIL FROM:<ann@example.com>")[0] == 250
+        for n in range(100):
+            assert client.command(f"RCPT TO:<r{n}@example.org>")[0] == 250
+        assert client.command("RCPT TO:<r100@example.org>") == reply(S452_TOO_MANY_RECIPIENTS)
+        assert client.command("DATA")[0] == 354
+        assert client.command(message("a hundred", ann.email).removesuffix(b"\r\n"))[:1] == (250,)
+    copies = arrived(sink, "a hundred")
+    deadline = time.monotonic() + 30
+    while len(copies) < 100 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        copies = arrived(sink, "a hundred")
+    assert sorted(r for c in copies for r in c) == sorted(f"r{n}@example.org" for n in range(100))
 
 
 def test_a_thousand_clients_connecting_at_once_all_get_the_greeting(server: Server) -> None:
