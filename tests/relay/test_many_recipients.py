@@ -46,6 +46,7 @@ def memory_mb(server: Server, field: str) -> float:
     return int(found.group(1)) / 1024
 
 
+@pytest.mark.slow  # about 1 GB of copies written to SQLite: 9 s on an idle machine
 def test_a_thousand_copies_of_a_megabyte_are_queued_in_flat_memory(tmp_path: Path) -> None:
     data = tmp_path / "data"
     user = add_user(data, "many@example.com", "--seat", "sales")
