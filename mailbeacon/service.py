@@ -27,6 +27,7 @@ from mailbeacon.filemodes import PRIVATE_UMASK, private_dir, tighten
 from mailbeacon.ingest import MEMORY_BYTES, MEMORY_EVENTS, Batcher, HeldEvents, Spool
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
 from mailbeacon.relay import (
+    DEFAULT_MAX_RECIPIENTS,
     DEFAULT_SIZE_LIMIT,
     Authenticator,
     RelayHandler,
@@ -77,6 +78,8 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     smtp_size_limit: int = DEFAULT_SIZE_LIMIT
+    smtp_max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    """RCPT past it answers 452 4.5.3 (issue #12, item 9)."""
     dkim_key: Path | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
@@ -201,6 +204,7 @@ def relay_options(settings: Settings) -> RelayOptions:
         tls=server_context(cert, key),
         size_limit=settings.smtp_size_limit,
         plain_auth=settings.smtp_plain_auth,
+        backlog=LISTEN_BACKLOG,
     )
 
 
@@ -260,8 +264,10 @@ def build_app(
         if outbound is not None:
             await outbound.start()
             if smtp_sock is not None and options is not None:
-                handler = RelayHandler(submit, queued=outbound.wake)
-                relay = await start_relay(smtp_sock, handler, Authenticator(store), options)
+                handler = RelayHandler(
+                    submit, Authenticator(store), queued=outbound.wake, max_recipients=settings.smtp_max_recipients
+                )
+                relay = await start_relay(smtp_sock, handler, options)
         try:
             yield
         finally:
@@ -302,6 +308,10 @@ def build_app(
     return app, tracking, store
 
 
+LISTEN_BACKLOG = 2048
+"""Connections the kernel holds before they are accepted (the relay keeps it too: issue #12, item 10)."""
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Listen before starting, so port 0 works and the real port can be printed."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -316,7 +326,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 

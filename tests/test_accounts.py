@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mailbeacon.accounts import hash_api_key, verify_dashboard_password
+from mailbeacon.accounts import hash_api_key, verify_dashboard_password, verify_smtp_password
 from mailbeacon.cli import main
 from mailbeacon.store import open_store
 
@@ -62,3 +62,12 @@ def test_a_new_api_key_replaces_the_old_one(tmp_path: Path) -> None:
         assert store.user_by_api_key_hash(hash_api_key(old)) is None
         found = store.user_by_api_key_hash(hash_api_key(new))
         assert found is not None and found.email == "ann@example.com"
+
+
+def test_the_smtp_password_verifies_and_an_unknown_user_never_does(tmp_path: Path) -> None:
+    created = json.loads(run("user", "add", "ann@example.com", "--json", "--data", str(tmp_path)))
+    with open_store(f"sqlite:///{tmp_path / 'mailbeacon.db'}") as store:
+        ann = store.user_by_email("ann@example.com")
+    assert verify_smtp_password(ann, created["smtp_password"])
+    assert not verify_smtp_password(ann, created["smtp_password"] + "x")
+    assert not verify_smtp_password(None, created["smtp_password"])  # checked against a dummy hash, and refused

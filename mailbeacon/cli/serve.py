@@ -37,6 +37,8 @@ from mailbeacon.errors import MailbeaconError
               help="Allow AUTH without STARTTLS; only on a loopback address, for testing.")
 @click.option("--max-message-size", "size_limit", default=25 * 1024 * 1024, show_default=True, type=int,
               help="Larger messages are refused with 552.")
+@click.option("--max-recipients", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Recipients of one message through the relay; past it RCPT answers 452 4.5.3.")
 @click.option("--dkim-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Private key (PEM) to DKIM-sign every copy after instrumenting it.")
 @click.option("--dkim-selector", default=None)
@@ -78,6 +80,7 @@ def serve(
     tls_key: Path | None,
     smtp_plain_auth: bool,
     size_limit: int,
+    max_recipients: int,
     dkim_key: Path | None,
     dkim_selector: str | None,
     dkim_domain: str | None,
@@ -121,6 +124,7 @@ def serve(
             tls_cert=tls_cert,
             tls_key=tls_key,
             smtp_size_limit=size_limit,
+            smtp_max_recipients=max_recipients,
             dkim_key=dkim_key,
             dkim_selector=dkim_selector,
             dkim_domain=dkim_domain,

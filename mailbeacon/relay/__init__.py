@@ -14,10 +14,13 @@ from aiosmtpd.smtp import SMTP
 
 from mailbeacon.errors import ConfigError
 from mailbeacon.relay.auth import Authenticator
-from mailbeacon.relay.handler import RelayHandler
+from mailbeacon.relay.handler import DEFAULT_MAX_RECIPIENTS, RelayHandler
 from mailbeacon.relay.tls import self_signed, server_context
 
-__all__ = ["Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context", "start_relay"]
+__all__ = [
+    "DEFAULT_MAX_RECIPIENTS", "Authenticator", "RelayHandler", "RelayOptions", "self_signed", "server_context",
+    "start_relay",
+]
 
 DEFAULT_SIZE_LIMIT = 25 * 1024 * 1024
 
@@ -39,6 +42,8 @@ class RelayOptions:
     size_limit: int = DEFAULT_SIZE_LIMIT
     plain_auth: bool = False
     """Allow AUTH without STARTTLS: only for tests on a loopback address."""
+    backlog: int = 2048
+    """The listen backlog `sock` was given: create_server would listen again with 100 (issue #12, item 10)."""
 
 
 def check_plain_auth(host: str) -> None:
@@ -51,9 +56,9 @@ def check_plain_auth(host: str) -> None:
         raise ConfigError(f"AUTH without TLS is allowed only on a loopback address, not on {host}")
 
 
-async def start_relay(
-    sock: socket.socket, handler: RelayHandler, authenticator: Authenticator, options: RelayOptions
-) -> asyncio.Server:
+async def start_relay(sock: socket.socket, handler: RelayHandler, options: RelayOptions) -> asyncio.Server:
+    """Serve SMTP on the listening `sock`; AUTH is the handler's (its auth_PLAIN and auth_LOGIN)."""
+
     def session() -> SMTP:
         with warnings.catch_warnings():
             # aiosmtpd warns when AUTH may run without TLS; the option is loopback-only and explicit.
@@ -68,7 +73,6 @@ async def start_relay(
                 tls_context=options.tls,
                 auth_required=True,
                 auth_require_tls=not options.plain_auth,
-                authenticator=authenticator,
             )
 
-    return await asyncio.get_running_loop().create_server(session, sock=sock)
+    return await asyncio.get_running_loop().create_server(session, sock=sock, backlog=options.backlog)

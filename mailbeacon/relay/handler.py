@@ -13,21 +13,62 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
-from mailbeacon.relay.replies import S250_QUEUED, S451_TRY_LATER, S501_BAD_ADDRESS, S530_NOT_AUTHENTICATED
+from mailbeacon.relay.auth import Authenticator
+from mailbeacon.relay.envelope import Unfit, unfit
+from mailbeacon.relay.replies import (
+    S250_QUEUED,
+    S451_TRY_LATER,
+    S452_TOO_MANY_RECIPIENTS,
+    S501_BAD_ADDRESS,
+    S501_BAD_SENDER,
+    S530_NOT_AUTHENTICATED,
+    S550_NOT_YOURS,
+    S553_NEEDS_SMTPUTF8,
+)
 from mailbeacon.store import StoreUnavailable
-from mailbeacon.submission import Sender, Submitter
+from mailbeacon.submission import NotYours, Sender, Submitter
+from mailbeacon.submission.identity import check_envelope_sender
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_RECIPIENTS = 100
+
 
 class RelayHandler:
-    def __init__(self, submitter: Submitter, queued: Callable[[], None] = lambda: None, threads: int = 4) -> None:
+    def __init__(
+        self, submitter: Submitter, authenticator: Authenticator, queued: Callable[[], None] = lambda: None,
+        threads: int = 4, max_recipients: int = DEFAULT_MAX_RECIPIENTS,
+    ) -> None:
         self._submitter = submitter
+        self._authenticator = authenticator
+        self._max_recipients = max_recipients
         self._queued = queued
         # Instrumenting and the store's fsync run here, off the event loop that answers pixels.
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mailbeacon-relay")
+
+    async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticator.plain(server, args)
+
+    async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
+        return await self._authenticator.login(server, args)
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        sender = session.auth_data
+        if not isinstance(sender, Sender):
+            return S530_NOT_AUTHENTICATED
+        if (problem := unfit(address, envelope.smtp_utf8)) is not None:
+            return S501_BAD_SENDER if problem is Unfit.SYNTAX else S553_NEEDS_SMTPUTF8
+        try:
+            check_envelope_sender(sender, address)  # a user sends as their own address only (issue #12)
+        except NotYours as exc:
+            return S550_NOT_YOURS.format(address=exc.address)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -36,6 +77,10 @@ class RelayHandler:
             return S530_NOT_AUTHENTICATED  # aiosmtpd checks first; this is the second lock on the door
         if "@" not in address or any(c.isspace() for c in address):
             return S501_BAD_ADDRESS
+        if (problem := unfit(address, envelope.smtp_utf8)) is not None:
+            return S501_BAD_ADDRESS if problem is Unfit.SYNTAX else S553_NEEDS_SMTPUTF8
+        if len(envelope.rcpt_tos) >= self._max_recipients:
+            return S452_TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.8 (issue #12, item 9)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -57,6 +102,9 @@ class RelayHandler:
                 "relay",
                 _peer_ip(session.peer),
             )
+        except NotYours as exc:  # From: or Sender: names someone else (issue #12, item 8)
+            log.info("relay: message from %s refused: %s", sender.email, exc)
+            return S550_NOT_YOURS.format(address=exc.address)
         except StoreUnavailable as exc:
             log.warning("relay: message from %s not queued, answered 451: %s", sender.email, exc)
             return S451_TRY_LATER
@@ -68,6 +116,7 @@ class RelayHandler:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        self._authenticator.close()
 
 
 def _peer_ip(peer: object) -> str | None:

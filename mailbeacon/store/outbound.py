@@ -1,15 +1,16 @@
 """The outbound queue: copies accepted for sending, held until the upstream takes or refuses them.
 
 A message and all its copies are written in one transaction, so an accepted
-message is either wholly queued or not at all. Workers claim rows with a
-lease; a worker that dies leaves its rows to be claimed again when the lease
-ends (at-least-once, as SMTP itself is).
+message is either wholly queued or not at all; the copies may come from an
+iterator, each written as it comes, so memory stays flat in their number.
+Workers claim rows with a lease; a worker that dies leaves its rows to be
+claimed again when the lease ends (at-least-once, as SMTP itself is).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
@@ -73,16 +74,16 @@ def insert_outgoing(
     source: str,
     submitted_from: str | None,
     mail_from: str,
-    copies: Sequence[Copy],
+    copies: Iterable[Copy],
     link_rows: Sequence[tuple[int, str]],
     now: float,
 ) -> int:
-    check_delivery_keys(copy.delivery_key for copy in copies)
     message_id = insert_message_row(
         conn, user_id=user_id, sender=sender, subject=subject, message_id_header=message_id_header, source=source,
         submitted_from=submitted_from, now=now,
     )
-    for copy in copies:
+    for copy in copies:  # one at a time: a relay message may have many large copies (issue #12, item 9)
+        check_delivery_keys((copy.delivery_key,))  # a bad one rolls back the whole message
         delivery_id = conn.execute(
             insert(deliveries)
             .values(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import email.policy
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
@@ -27,10 +27,11 @@ from mailbeacon.instrument import (
 )
 from mailbeacon.store import Copy, Store
 from mailbeacon.submission.dkim import DkimSigner, has_signature
+from mailbeacon.submission.identity import NotYours, check_author_fields, check_envelope_sender
 from mailbeacon.submission.policy import TRACK_HEADER, Decision, Switches, Untracked, decide, track_header
 from mailbeacon.tokens import Keyring
 
-__all__ = ["Sender", "Submitted", "Submitter", "Switches", "Untracked"]
+__all__ = ["NotYours", "Sender", "Submitted", "Submitter", "Switches", "Untracked"]
 
 REMOVED_FIELDS = ("Bcc", TRACK_HEADER)
 """Fields no recipient may see: taken out of every copy, byte-exactly."""
@@ -88,7 +89,11 @@ class Submitter:
         """Instrument and queue one copy per recipient; raises StoreUnavailable if nothing could be queued.
 
         `submitted_from` is the client's IP address: the sender's own opens come from there.
+        Raises NotYours, queueing nothing, when the envelope or an author field names an
+        address that is not the sender's (issue #12, item 8).
         """
+        check_envelope_sender(sender, mail_from)
+        check_author_fields(sender, raw)
         recipients = _unique(rcpt_tos)
         header = track_header(field_values(raw, TRACK_HEADER))
         clean = remove_fields(raw, REMOVED_FIELDS)
@@ -109,50 +114,76 @@ class Submitter:
                 is_sender=recipient.lower() in own,
             )
 
-        def make_copy(recipients_of_copy: list[str], decision: Decision, shared: bool) -> Copy:
-            delivery = secrets.token_bytes(12)
-            attributed = ", ".join(recipients_of_copy)
-            reason: str | None
+        def plan_of(decision: Decision) -> Plan | None:
+            """The instrumentation of a copy so decided; None leaves its bytes alone."""
             if decision.reason is Untracked.DKIM_SIGNED:
-                body, opens, clicks, reason = clean, False, False, decision.reason.value  # not one byte changed
-            elif not decision.anything:
+                return None
+            if not decision.anything:
                 # Nothing of this copy is tracked, and nothing quoted from earlier mail either:
                 # our old pixels go and our old links are unwrapped (the sender's Sent folder,
                 # a do-not-track recipient). Without any, the bytes stay as they are.
-                body = self._prepared(prepared, clean, Plan(opens=False, clicks=False), recogniser).render(
+                return Plan(opens=False, clicks=False)
+            return Plan(opens=decision.opens, clicks=decision.clicks, honeypot=self._switches.honeypot)
+
+        def make_copy(recipients_of_copy: list[str], decision: Decision, shared: bool) -> Copy:
+            delivery = secrets.token_bytes(12)
+            attributed = ", ".join(recipients_of_copy)
+            plan = plan_of(decision)
+            reason: str | None
+            if plan is None:
+                assert decision.reason is not None
+                body, opens, clicks, reason = clean, False, False, decision.reason.value  # not one byte changed
+            elif not decision.anything:
+                body = self._prepared(prepared, clean, plan, recogniser).render(
                     TokenTracker(self._base_url, self._keyring, delivery)
                 ).message
                 opens = clicks = False
                 reason = decision.reason.value if decision.reason else None
             else:
-                plan = Plan(opens=decision.opens, clicks=decision.clicks, honeypot=self._switches.honeypot)
                 result = self._prepared(prepared, clean, plan, recogniser).render(
                     TokenTracker(self._base_url, self._keyring, delivery)
                 )
                 body, opens = result.message, result.report.opens_tracked
                 clicks = bool(result.report.tracked_links)
                 reason = None if opens else (result.report.opens_reason.value if result.report.opens_reason else None)
-                for link in result.report.tracked_links:
-                    if link.link is not None:
-                        links[link.link] = link.target
             if self._dkim is not None:
                 body = self._dkim.sign(body)
             return Copy(delivery, attributed, tuple(recipients_of_copy), body, opens, clicks, reason, shared)
 
-        links: dict[int, str] = {}
-        copies: list[Copy] = []
+        # Every copy is decided first (a few small objects each) and built only as the store
+        # writes it, so memory stays flat in the number of recipients (issue #12, item 9).
+        planned: list[tuple[list[str], Decision, bool]]
         if self._switches.split:
-            copies = [make_copy([r], decision_for(r), False) for r in recipients]
+            planned = [([r], decision_for(r), False) for r in recipients]
         else:
             # One tracked copy for everyone the policy lets us track; the others get theirs untouched.
             decisions = {r: decision_for(r) for r in recipients}
             tracked = [r for r in recipients if decisions[r].anything]
+            planned = []
             if tracked:
                 shared_decision = Decision(
                     all(decisions[r].opens for r in tracked), all(decisions[r].clicks for r in tracked)
                 )
-                copies.append(make_copy(tracked, shared_decision, shared=len(tracked) > 1))
-            copies += [make_copy([r], decisions[r], False) for r in recipients if r not in tracked]
+                planned.append((tracked, shared_decision, len(tracked) > 1))
+            planned += [([r], decisions[r], False) for r in recipients if r not in tracked]
+
+        links: dict[int, str] = {}  # the same in every copy of a plan: known once the message is scanned
+        for plan in {plan_of(decision) for _, decision, _ in planned if decision.anything}:
+            assert plan is not None  # a copy that tracks anything is instrumented
+            for link in self._prepared(prepared, clean, plan, recogniser).report.tracked_links:
+                if link.link is not None:
+                    links[link.link] = link.target
+
+        summaries: list[CopySummary] = []
+
+        def copies() -> Iterator[Copy]:
+            for recipients_of_copy, decision, shared in planned:
+                copy = make_copy(recipients_of_copy, decision, shared)
+                summaries.append(CopySummary(
+                    copy.recipient, copy.delivery_key.hex(), copy.opens_tracked, copy.clicks_tracked,
+                    copy.untracked_reason,
+                ))
+                yield copy
 
         headers = BytesHeaderParser(policy=email.policy.default).parsebytes(clean[: header_end(clean)])
         message_id = self._store.queue_message(
@@ -163,16 +194,10 @@ class Submitter:
             source=source,
             submitted_from=submitted_from,
             mail_from=mail_from,
-            copies=copies,
+            copies=copies(),
             links=sorted(links.items()),
         )
-        return Submitted(
-            message_id,
-            [
-                CopySummary(c.recipient, c.delivery_key.hex(), c.opens_tracked, c.clicks_tracked, c.untracked_reason)
-                for c in copies
-            ],
-        )
+        return Submitted(message_id, summaries)
 
     @staticmethod
     def _prepared(cache: dict[Plan, Prepared], raw: bytes, plan: Plan, recogniser: Tracker) -> Prepared:

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mailbeacon.store import StoreUnavailable
-from mailbeacon.submission import Sender
+from mailbeacon.submission import NotYours, Sender
 from mailbeacon.web.auth import api_user, error
 from mailbeacon.web.compose import ComposeError, compose
 from mailbeacon.web.context import Web
@@ -74,6 +74,8 @@ def routes(web: Web) -> list[BaseRoute]:
             )
         except StoreUnavailable:
             return error(503, "cannot queue the message now, nothing was queued; retry")
+        except NotYours as exc:  # From is the user's own address; kept as a second lock (issue #12)
+            return error(403, str(exc))
         web.queued()
         copies = [
             {

@@ -61,7 +61,7 @@ def test_counters_after_a_crash_equal_a_recount(tmp_path: Path) -> None:
         assert server.smtp is not None
         with relay_client(server.smtp, user) as client:
             client.sendmail(user.email, ["a@example.org", "b@example.org", "c@example.org"],
-                            html_message("crash test"))
+                            html_message("crash test", sender=user.email))
         deadline = time.monotonic() + 20
         while len(copies := read_captured(data / "captured")) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)

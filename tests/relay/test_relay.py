@@ -60,9 +60,12 @@ def relay(server: Server) -> tuple[str, int]:
     return server.smtp
 
 
-def html_message(subject: str, *, to: str = "Alice <alice@example.org>", extra: str = "") -> bytes:
+def html_message(
+    subject: str, *, to: str = "Alice <alice@example.org>", extra: str = "", sender: str = "Bob <bob@example.com>"
+) -> bytes:
+    """An HTML message with a tracked link and an untracked one, From `sender` (the user's own address)."""
     return (
-        "From: Bob <bob@example.com>\r\n"
+        f"From: {sender}\r\n"
         f"To: {to}\r\n"
         f"Subject: {subject}\r\n"
         "Message-ID: <" + subject.replace(" ", ".") + "@example.com>\r\n"
@@ -147,7 +150,7 @@ def test_messages_over_the_size_limit_get_552(tmp_path: Path, sink: Sink) -> Non
     user = add_user(tmp_path / "data", "big@example.com")
     with running_server(tmp_path / "data", "--upstream", sink.url, "--max-message-size", "20000") as small:
         assert small.smtp is not None
-        body = html_message("too big") + (b"x" * 78 + b"\r\n") * 400
+        body = html_message("too big", sender=user.email) + (b"x" * 78 + b"\r\n") * 400
         with relay_client(small.smtp, user) as client:
             with pytest.raises(smtplib.SMTPSenderRefused) as announced:  # smtplib announces SIZE= in MAIL
                 client.sendmail(user.email, ["alice@example.org"], body)
@@ -221,7 +224,7 @@ def test_without_splitting_one_copy_shares_one_pixel(tmp_path: Path, sink: Sink)
         assert shared.smtp is not None
         subject = "shared pixel"
         with relay_client(shared.smtp, user) as client:
-            client.sendmail(user.email, ["alice@example.org", "carol@example.net"], html_message(subject))
+            client.sendmail(user.email, ["alice@example.org", "carol@example.net"], html_message(subject, sender=user.email))
         (copy,) = copies_for(sink, subject, 1)
         assert copy.rcpt_tos == ["alice@example.org", "carol@example.net"]
         with open_store(f"sqlite:///{shared.data_dir / 'mailbeacon.db'}") as store:
@@ -234,7 +237,7 @@ def test_without_splitting_one_copy_shares_one_pixel(tmp_path: Path, sink: Sink)
 
 def test_a_basic_seat_gets_opens_but_not_clicks(server: Server, sink: Sink, basic: User, store: Store) -> None:
     subject = "basic seat"
-    send(server, basic, ["alice@example.org"], html_message(subject))
+    send(server, basic, ["alice@example.org"], html_message(subject, sender=basic.email))
     (copy,) = copies_for(sink, subject, 1)
     assert b"/o/" in copy.content and b'href="https://example.com/pricing?plan=pro"' in copy.content
     ((row),) = deliveries(store, subject)
@@ -331,7 +334,7 @@ def test_upstream_down_queues_then_delivers_when_it_returns(tmp_path: Path) -> N
     with running_server(tmp_path / "data", "--upstream", sink.url, "--retry-after", "0.2") as server:
         assert server.smtp is not None
         with relay_client(server.smtp, user) as client:
-            assert client.sendmail(user.email, ["alice@example.org"], html_message("queued while down")) == {}
+            assert client.sendmail(user.email, ["alice@example.org"], html_message("queued while down", sender=user.email)) == {}
         time.sleep(1.0)  # a few failed attempts
         with open_store(f"sqlite:///{server.data_dir / 'mailbeacon.db'}") as store:
             (row,) = deliveries(store, "queued while down")
@@ -361,7 +364,7 @@ def test_a_crash_between_accept_and_delivery_loses_nothing(tmp_path: Path) -> No
         assert server.smtp is not None
         with relay_client(server.smtp, user) as client:
             for n in range(5):
-                client.sendmail(user.email, [f"r{n}@example.org"], html_message(f"crash {n}"))
+                client.sendmail(user.email, [f"r{n}@example.org"], html_message(f"crash {n}", sender=user.email))
         server.kill()  # kill -9, maybe in the middle of an attempt: the copies were accepted (250), never delivered
     sink.start()
     try:
@@ -384,10 +387,10 @@ def test_a_store_failure_answers_451_and_the_retry_is_accepted(tmp_path: Path, s
             with relay_client(server.smtp, user) as client:
                 locker.execute("BEGIN EXCLUSIVE")
                 with pytest.raises(smtplib.SMTPDataError) as refused:
-                    client.sendmail(user.email, ["alice@example.org"], html_message("store locked"))
+                    client.sendmail(user.email, ["alice@example.org"], html_message("store locked", sender=user.email))
                 assert refused.value.smtp_code == 451
                 locker.execute("ROLLBACK")
-                assert client.sendmail(user.email, ["alice@example.org"], html_message("store locked")) == {}
+                assert client.sendmail(user.email, ["alice@example.org"], html_message("store locked", sender=user.email)) == {}
         finally:
             locker.close()
         assert len(copies_for(sink, "store locked", 1)) == 1
@@ -411,7 +414,7 @@ def test_permanent_refusal_bounces_and_temporary_refusal_retries(tmp_path: Path)
         sink.handler.reply = reply
         assert server.smtp is not None
         with relay_client(server.smtp, user) as client:
-            client.sendmail(user.email, ["gone@example.org", "busy@example.org"], html_message("refusals"))
+            client.sendmail(user.email, ["gone@example.org", "busy@example.org"], html_message("refusals", sender=user.email))
         sink.wait_for(1, timeout=20)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -507,7 +510,7 @@ def test_plain_text_auth_only_when_asked_for_and_only_on_loopback(tmp_path: Path
         assert plain.smtp is not None
         with smtplib.SMTP(*plain.smtp, timeout=10) as client:
             client.login(user.email, user.smtp_password)  # no STARTTLS
-            assert client.sendmail(user.email, ["alice@example.org"], html_message("plain auth")) == {}
+            assert client.sendmail(user.email, ["alice@example.org"], html_message("plain auth", sender=user.email)) == {}
         assert len(copies_for(sink, "plain auth", 1)) == 1  # while the server runs: its worker delivers
     refused = subprocess.run(
         [sys.executable, "-m", "mailbeacon", "serve", "--data", str(data), "--http", "127.0.0.1:0",
@@ -549,7 +552,7 @@ def test_delivers_to_an_upstream_that_requires_starttls_and_auth(tmp_path: Path)
         with running_server(data, "--upstream", url) as server:
             assert server.smtp is not None
             with relay_client(server.smtp, user) as client:
-                client.sendmail(user.email, ["alice@example.org"], html_message("over tls upstream"))
+                client.sendmail(user.email, ["alice@example.org"], html_message("over tls upstream", sender=user.email))
             deadline = time.monotonic() + 20
             while not handler.received and time.monotonic() < deadline:
                 time.sleep(0.05)

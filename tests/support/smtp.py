@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import smtplib
 import socket
@@ -131,3 +132,45 @@ def relay_client(address: tuple[str, int], user: User | None = None) -> Iterator
         if user is not None:
             client.login(user.email, user.smtp_password)
         yield client
+
+
+class RawSmtp:
+    """An SMTP client that sends command lines byte for byte (NULs, bad UTF-8 and all) and reads replies.
+
+    smtplib would refuse to send or would encode such lines; the relay must answer them itself.
+    """
+
+    def __init__(self, address: tuple[str, int], source: str = "127.0.0.1", timeout: float = 30.0) -> None:
+        self.sock = socket.create_connection(address, timeout=timeout, source_address=(source, 0))
+        self._reader = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self) -> tuple[int, bytes]:
+        """(code, text of every line); (0, b"") when the server has closed the connection."""
+        lines = []
+        while True:
+            line = self._reader.readline()
+            if not line:
+                return 0, b"".join(lines)
+            lines.append(line[4:].rstrip(b"\r\n"))
+            if line[3:4] != b"-":
+                return int(line[:3]), b"\n".join(lines)
+
+    def command(self, line: bytes | str) -> tuple[int, bytes]:
+        self.sock.sendall((line.encode() if isinstance(line, str) else line) + b"\r\n")
+        return self.reply()
+
+    def plain_auth(self, login: str, password: str) -> int:
+        """AUTH PLAIN with an initial response (RFC 4616); the reply code."""
+        blob = base64.b64encode(f"\0{login}\0{password}".encode()).decode()
+        return self.command(f"AUTH PLAIN {blob}")[0]
+
+    def close(self) -> None:
+        self._reader.close()
+        self.sock.close()
+
+    def __enter__(self) -> RawSmtp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

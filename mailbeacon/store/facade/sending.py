@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from mailbeacon.store.backend import Lock
 from mailbeacon.store.outbound import (
@@ -36,11 +36,13 @@ class SendingQueries(StoreBase):
         message_id_header: str | None,
         source: str,
         mail_from: str,
-        copies: Sequence[Copy],
+        copies: Iterable[Copy],
         links: Sequence[tuple[int, str]],
         submitted_from: str | None = None,
     ) -> int:
-        """Record a message with its deliveries and queue every copy, in one transaction; returns its id."""
+        """Record a message with its deliveries and queue every copy, in one transaction; returns its id.
+
+        `copies` is read once, each copy written as it comes (an iterator keeps memory flat)."""
         with self._translated("queue a message"), self._write(Lock.OUTBOUND) as conn:
             return insert_outgoing(
                 conn,

@@ -8,6 +8,7 @@ clients, get scrypt.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -56,6 +57,17 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), dklen=32, **_SCRYPT)
     return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def verify_smtp_password(user: UserRow | None, password: str) -> bool:
+    """False for an unknown user too, after the same scrypt work: timing tells nobody who exists (issue #12)."""
+    stored = user.smtp_password_hash if user is not None else None
+    return verify_password(password, stored or _dummy_smtp_hash()) and stored is not None
+
+
+@functools.cache
+def _dummy_smtp_hash() -> str:
+    return hash_password("mailbeacon: no such user")
 
 
 def new_api_key() -> str:
