@@ -50,6 +50,10 @@ from mailbeacon.errors import MailbeaconError
               help="More networks of link scanners, one CIDR a line (DATA/scanner_networks.txt is read too).")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, default=["127.0.0.0/8", "::1/128"],
               show_default=True, help="Network whose X-Forwarded-For header is believed (repeat for several).")
+@click.option("--head-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a request head may take from its first byte; a slower one is closed with 408.")
+@click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Open HTTP connections per server process past which requests get 503.")
 @click.option("--honeypot", is_flag=True,
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
@@ -78,6 +82,8 @@ def serve(
     no_split: bool,
     scanner_networks: Path | None,
     trusted_proxies: tuple[str, ...],
+    head_timeout: float,
+    max_connections: int,
     honeypot: bool,
     instrument_dkim_signed: bool,
 ) -> None:
@@ -112,6 +118,8 @@ def serve(
             dkim_domain=dkim_domain,
             trusted_proxies=_networks(trusted_proxies),
             scanner_networks=scanner_networks,
+            head_timeout=head_timeout,
+            max_connections=max_connections,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,
