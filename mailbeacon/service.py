@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import resource
 import signal
 import socket
 import time
@@ -47,10 +48,16 @@ from mailbeacon.tokens import Keyring
 from mailbeacon.web.app import ASGIApp, create_app
 from mailbeacon.web.context import Web
 from mailbeacon.web.fastpath import protocol_for
+from mailbeacon.web.head_limits import HEAD_TIMEOUT
 from mailbeacon.web.tracking import LOOPBACK, Tracking
 from mailbeacon.webhooks import Backoff, WebhookFanOut, WebhookWorker
 
 log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 10_000
+"""Keep-alive connections of a busy campaign's readers fit (500 opens/s for 5 s), slow clients cannot take all."""
+_FILES_RESERVE = 256
+"""Descriptors kept for the store, the spool, the relay and the outbound worker beside HTTP connections."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,10 @@ class Settings:
     """How long a dashboard session lives idle, and at most."""
     public_metrics: bool = False
     """`/metrics` without an admin's API key (`--public-metrics`)."""
+    head_timeout: float = HEAD_TIMEOUT
+    """Seconds a request head may take from its first byte (issue #12: slow heads are closed with 408)."""
+    max_connections: int = MAX_CONNECTIONS
+    """Open HTTP connections per server process past which requests get 503 (uvicorn's limit_concurrency)."""
 
     @property
     def store_url(self) -> str:
@@ -331,18 +342,41 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: ASGIApp, tracking: Tracking) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, tracking: Tracking, settings: Settings | None = None) -> uvicorn.Config:
+    settings = settings or Settings()
     return uvicorn.Config(
         app,
         access_log=False,
         log_level="warning",
         lifespan="on",
-        http=protocol_for(tracking),
+        http=protocol_for(tracking, settings.head_timeout),
         loop="uvloop",
         server_header=False,
         date_header=False,
         proxy_headers=False,  # the client address is the peer's, on both paths; no proxy support yet
+        limit_concurrency=connection_limit(settings.max_connections),  # issue #12
     )
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft limit on open files to the hard one (often 1,024 of 524,288): each connection is a file."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (OSError, ValueError) as exc:
+            log.warning("open files limit stays at %d: %s", soft, exc)
+    return soft
+
+
+def connection_limit(wanted: int) -> int:
+    """`wanted`, or fewer where the open files limit would refuse connections before it (accept() failing)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY or soft - _FILES_RESERVE >= wanted:
+        return wanted
+    log.warning("at most %d connections: the open files limit is %d", max(soft - _FILES_RESERVE, 16), soft)
+    return max(soft - _FILES_RESERVE, 16)
 
 
 def serve(settings: Settings) -> None:
@@ -350,6 +384,7 @@ def serve(settings: Settings) -> None:
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
     os.umask(PRIVATE_UMASK)  # every file the server makes is its own: database, spool, captured mail
+    raise_open_files_limit()  # issue #12: before forking, so every worker has it
     sock = bind(settings.http_host, settings.http_port)
     smtp_sock = bind(settings.smtp_host, settings.smtp_port) if settings.relay else None
     store, keyring = open_data(settings)  # create keys and migrate once, before any worker starts
@@ -428,7 +463,7 @@ class StoppingServer(uvicorn.Server):
 def _run_worker(settings: Settings, sock: socket.socket, worker: int, smtp_sock: socket.socket | None = None) -> None:
     stopping = asyncio.Event()
     app, tracking, store = build_app(settings, worker, smtp_sock, stopping)
-    server = StoppingServer(uvicorn_config(app, tracking), stopping)
+    server = StoppingServer(uvicorn_config(app, tracking, settings), stopping)
     try:
         server.run(sockets=[sock])  # run(), not serve(): it installs uvloop
     finally:

@@ -55,6 +55,10 @@ from mailbeacon.errors import MailbeaconError
 @click.option("--memory-buffer", "memory_events", default=100_000, show_default=True, type=click.IntRange(min=0),
               help="Events held in memory while neither the database nor the spool can take them (disk full); "
                    "past it clicks are answered 503 and opens are lost (counted).")
+@click.option("--head-timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a request head may take from its first byte; a slower one is closed with 408.")
+@click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Open HTTP connections per server process past which requests get 503.")
 @click.option("--honeypot", is_flag=True,
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
@@ -91,6 +95,8 @@ def serve(
     scanner_networks: Path | None,
     trusted_proxies: tuple[str, ...],
     memory_events: int,
+    head_timeout: float,
+    max_connections: int,
     honeypot: bool,
     instrument_dkim_signed: bool,
     session_idle: float,
@@ -133,6 +139,8 @@ def serve(
             memory_events=memory_events,
             session_limits=SessionLimits(idle=session_idle * 3600, lifetime=session_lifetime * 3600),
             public_metrics=public_metrics,
+            head_timeout=head_timeout,
+            max_connections=max_connections,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,

@@ -3,16 +3,15 @@
 Measured on the 2-core test machine with the server pinned to one core:
 uvicorn's protocol spends more CPU per request (a scope dict, a parser
 callback per header, a keep-alive timer armed and cancelled per request)
-than the pixel itself does. A subclass of it that skipped only the ASGI cycle
-reached 16 % of nginx; this protocol reads the request head with two `find`s,
-which is all a pixel or a redirect needs, and reaches the issue's 25 %.
+than the pixel itself does. This protocol splits the request head into its
+lines once, which is all a pixel or a redirect needs, and reaches the issue's 25 % of nginx.
 
-It takes only what it can answer exactly: a complete `GET`/`HEAD` request
-head for /o/ or /c/ in HTTP/1.1, without escapes, body, upgrade or
-`Connection: close`. At the first request it does not take, it hands the
-connection with every unread byte to uvicorn's own protocol, which serves
-the ASGI app (and, through it, the same `Tracking.answer`) from then on.
-Requests pipelined behind a pending one wait in order.
+It takes only what it can answer exactly: a complete request head for /o/ or
+/c/ in HTTP/1.1 whose every line is as RFC 9112 §5 writes it, with one Host and
+without escapes, body, upgrade or `Connection: close`. At the first request it
+does not take, it hands the connection with every unread byte to uvicorn's own
+protocol (bounded as `head_limits` says), which serves the ASGI app (and, through
+it, the same `Tracking.answer`) from then on. Requests pipelined behind a pending one wait in order.
 """
 
 from __future__ import annotations
@@ -20,70 +19,105 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from mailbeacon.web.head_limits import HEAD_LIMIT, HEAD_TIMEOUT, TIMED_OUT, TOO_LARGE, BoundedHttpToolsProtocol, refuse
+from mailbeacon.web.tracking import SERVICE_UNAVAILABLE, Response, Tracking
 
-from mailbeacon.web.tracking import Response, Tracking
-
-MAX_HEAD = 8192
-"""Longer request heads (10 KB tokens, cookie floods) go to uvicorn, which answers them properly."""
 MAX_BUFFERED = 65536
 """Pipelined bytes held while a request waits for its commit, before reading pauses."""
 
 _CONTROL = bytes(range(0x21)) + b"\x7f%"
+_CTL = bytes(b for b in range(0x20) if b != 0x09) + b"\x7f"
+"""RFC 9110 §5.5: no control byte but HTAB in a field line; CR and LF only as the CRLF that ends one."""
+_TCHAR = b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+"""RFC 9110 §5.6.2: the bytes of a token, such as a field name."""
+_METHODS = frozenset((b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"PATCH"))
+"""Methods answered here (all but GET and HEAD with 405); none has a body without Content-Length
+or Transfer-Encoding (RFC 9112 §6.3), and CONNECT, which has special framing, is not among them."""
+_HOST, _USER_AGENT, _FORWARDED, _CONNECTION, _FRAMING = range(5)
+_FIELDS = {
+    b"host": _HOST,
+    b"user-agent": _USER_AGENT,
+    b"x-forwarded-for": _FORWARDED,
+    b"connection": _CONNECTION,
+    b"content-length": _FRAMING,  # a body: uvicorn frames it
+    b"transfer-encoding": _FRAMING,
+    b"upgrade": _FRAMING,
+    b"expect": _FRAMING,
+}
 
 
 def parse_head(head: bytes) -> tuple[str, str, str, str] | None:
     """(method, path, user agent, X-Forwarded-For) of a request head we answer ourselves, else None.
 
+    `head` ends before the blank line. Anything RFC 9112 §5 does not allow, or that a server may
+    read two ways (a space before the colon, a bare CR or LF, obs-fold, a second Host), is None:
+    uvicorn then answers 400 or frames it as its parser does.
+
     >>> parse_head(b"GET /o/abc.gif?x=1 HTTP/1.1\\r\\nHost: h\\r\\nUser-Agent:  Mail/1 \\r\\nAccept: */*")
     ('GET', '/o/abc.gif', 'Mail/1', '')
     >>> parse_head(b"GET /o/a%27.gif HTTP/1.1\\r\\nHost: h") is None
     True
+    >>> parse_head(b"GET /o/abc.gif HTTP/1.1\\r\\nHost: h\\r\\nContent-Length : 34") is None
+    True
     """
-    line_end = head.find(b"\r\n")
-    if line_end < 0:
-        line_end = len(head)
-    parts = head[:line_end].split(b" ")
+    lines = head.split(b"\r\n")
+    if len(head.translate(None, _CTL)) != len(head) - 2 * (len(lines) - 1):
+        return None  # a bare CR or LF, a NUL or another control byte
+    parts = lines[0].split(b" ")
     if len(parts) != 3:
         return None
     method, target, version = parts
     if (
         version != b"HTTP/1.1"
-        or method not in (b"GET", b"HEAD")
+        or method not in _METHODS
         or not target.startswith((b"/o/", b"/c/"))
         or not target.isascii()
         or len(target.translate(None, _CONTROL)) != len(target)
     ):
         return None
-    fields = head[line_end:].lower()
-    if b"\r\ncontent-length:" in fields or b"\r\ntransfer-encoding:" in fields:
-        return None  # a body: uvicorn frames it
-    if b"\r\nupgrade:" in fields or b"\r\nexpect:" in fields:
-        return None
-    at = fields.find(b"\r\nconnection:")
-    if at >= 0:
-        end = fields.find(b"\r\n", at + 2)
-        if b"close" in fields[at : end if end >= 0 else len(fields)]:
+    hosts = 0
+    user_agent = forwarded = None
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name.translate(None, _TCHAR):
+            return None  # no colon, or a name that is not a token (whitespace before the colon, obs-fold)
+        kind = _FIELDS.get(name.lower())
+        if kind is None:
+            continue
+        if kind == _HOST:
+            hosts += 1
+        elif kind == _USER_AGENT:
+            user_agent = value if user_agent is None else user_agent  # the first, as the ASGI path reads it
+        elif kind == _FORWARDED:
+            forwarded = value if forwarded is None else forwarded
+        elif kind == _CONNECTION:
+            # RFC 9110 §7.6.1: a list, maybe over several lines; we keep alive, so "close" or any other option goes on
+            for option in value.split(b","):
+                if option.strip(b" \t").lower() not in (b"keep-alive", b""):
+                    return None
+        else:
             return None
+    if hosts != 1:
+        return None  # RFC 9112 §3.2: uvicorn brings it to the app, which answers 400
     path = target.split(b"?", 1)[0].split(b"#", 1)[0].decode("ascii")
-    user_agent = _field(head, fields, line_end, b"\r\nuser-agent:")
-    return method.decode("ascii"), path, user_agent, _field(head, fields, line_end, b"\r\nx-forwarded-for:")
+    return method.decode("ascii"), path, _text(user_agent), _text(forwarded)
 
 
-def _field(head: bytes, fields: bytes, line_end: int, name: bytes) -> str:
-    """The value of the header `name` ("\\r\\nname:", lower case) found in `fields`, the lowered head after its first line."""
-    at = fields.find(name)
-    if at < 0:
-        return ""
-    start = line_end + at + len(name)
-    end = head.find(b"\r\n", start)
-    return head[start : end if end >= 0 else len(head)].strip(b" \t").decode("latin-1")
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.strip(b" \t").decode("latin-1")
+
+
+def _is_irregular(partial: bytes) -> bool:
+    """Whether an incomplete head already holds a byte uvicorn's parser would stop at (a bare CR or LF, a NUL...)."""
+    pending_cr = partial.endswith(b"\r")  # maybe the first half of a CRLF
+    return len(partial.translate(None, _CTL)) + 2 * partial.count(b"\r\n") + pending_cr != len(partial)
 
 
 class TrackingProtocol(asyncio.Protocol):
     """One connection; constructed by uvicorn as its `http` protocol class (see `protocol_for`)."""
 
     tracking: Tracking
+    head_timeout: float = HEAD_TIMEOUT
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         self._config = config
@@ -91,6 +125,7 @@ class TrackingProtocol(asyncio.Protocol):
         self._app_state = app_state
         self._loop = _loop or asyncio.get_event_loop()
         self._keep_alive = float(config.timeout_keep_alive)
+        self._limit_concurrency: int | None = config.limit_concurrency
         self._transport: asyncio.Transport | None = None
         self._client = ""
         self._buffer = b""
@@ -102,7 +137,9 @@ class TrackingProtocol(asyncio.Protocol):
         self._paused = False  # our reading, while too much is pipelined
         self._write_paused = False
         self._last_activity = 0.0
+        self._head_since = 0.0  # when the first byte of the head in the buffer came
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._timer_due = 0.0
 
     # asyncio.Protocol
 
@@ -112,7 +149,7 @@ class TrackingProtocol(asyncio.Protocol):
         self._client = peer[0] if isinstance(peer, tuple) else ""
         self._server_state.connections.add(self)
         self._last_activity = self._loop.time()
-        self._idle_timer = self._loop.call_later(self._keep_alive, self._check_idle)
+        self._arm(self._last_activity + self._keep_alive)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._server_state.connections.discard(self)
@@ -123,7 +160,11 @@ class TrackingProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._last_activity = self._loop.time()
-        self._buffer = self._buffer + data if self._buffer else data
+        if self._buffer:
+            self._buffer += data
+        else:
+            self._buffer = data
+            self._head_since = self._last_activity
         if not self._busy:
             self._answer_buffered()
         elif len(self._buffer) > MAX_BUFFERED and not self._paused:
@@ -163,13 +204,22 @@ class TrackingProtocol(asyncio.Protocol):
             while self._buffer and not self._busy and not self._closing and not self._write_paused:
                 buffer = self._buffer
                 end = buffer.find(b"\r\n\r\n")
-                request = parse_head(buffer[:end]) if 0 <= end <= MAX_HEAD else None
+                if end < 0 or end > HEAD_LIMIT:
+                    self._await_head(buffer, end)
+                    break
+                request = parse_head(buffer[:end])
                 if request is None:
-                    if end >= 0 or len(buffer) > MAX_HEAD or b"\n\n" in buffer:
-                        self._hand_over()
-                    break  # else wait for the rest of the head
+                    self._hand_over()
+                    break
                 method, path, user_agent, forwarded = request
                 self._buffer = buffer[end + 4 :]
+                self._head_since = self._last_activity  # the next head, if any, came with the last bytes
+                if self._limit_concurrency is not None and len(self._server_state.connections) >= self._limit_concurrency:
+                    self._closing = True  # as uvicorn does past its limit_concurrency
+                    self._head_only = method == "HEAD"
+                    self._busy = True
+                    self._done(SERVICE_UNAVAILABLE)
+                    break
                 self._busy = True
                 self._head_only = method == "HEAD"
                 client = self.tracking.client_ip(self._client, forwarded) if forwarded else self._client
@@ -184,6 +234,15 @@ class TrackingProtocol(asyncio.Protocol):
         elif self._paused and len(self._buffer) <= MAX_BUFFERED:
             self._paused = False
             transport.resume_reading()
+
+    def _await_head(self, buffer: bytes, end: int) -> None:
+        """The buffer holds no complete head yet: refuse it if too long, hand it over if irregular, else wait for it."""
+        if end > HEAD_LIMIT or len(buffer) > HEAD_LIMIT:
+            self._refuse(TOO_LARGE)
+        elif _is_irregular(buffer):
+            self._hand_over()  # uvicorn answers it as its parser reads it, at once
+        elif self._head_since + self.head_timeout < self._timer_due:
+            self._arm(self._head_since + self.head_timeout)
 
     def _done(self, response: Response) -> None:
         transport = self._transport
@@ -200,35 +259,63 @@ class TrackingProtocol(asyncio.Protocol):
 
     def _hand_over(self) -> None:
         """Let uvicorn's protocol serve this connection from here, starting with the unread bytes."""
+        transport = self._release()
+        successor = BoundedHttpToolsProtocol(
+            config=self._config, server_state=self._server_state, app_state=self._app_state, _loop=self._loop,
+            head_timeout=self.head_timeout, head_started=self._head_since,
+        )
+        successor.connection_made(transport)
+        transport.set_protocol(successor)
+        buffered, self._buffer = self._buffer, b""
+        successor.data_received(buffered)
+
+    def _refuse(self, answer: bytes) -> None:
+        """Answer a head we will not read (too long, too slow) and close the connection."""
+        transport = self._release()
+        self._buffer = b""
+        refuse(transport, self._loop, answer)
+
+    def _release(self) -> asyncio.Transport:
+        """Give up the connection: uvicorn's server no longer counts it as ours."""
         transport = self._transport
         assert transport is not None
         self._server_state.connections.discard(self)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
-        successor = HttpToolsProtocol(
-            config=self._config, server_state=self._server_state, app_state=self._app_state, _loop=self._loop
-        )
-        successor.connection_made(transport)
-        transport.set_protocol(successor)
-        buffered, self._buffer = self._buffer, b""
         if self._paused:
             self._paused = False
             transport.resume_reading()
         self._transport = None
-        successor.data_received(buffered)
+        return transport
+
+    # the one timer of a connection: keep-alive and head deadlines, not re-armed per request
+
+    def _arm(self, due: float) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._timer_due = due
+        self._idle_timer = self._loop.call_at(due, self._check_idle)
 
     def _check_idle(self) -> None:
-        """Close a keep-alive connection idle for the configured timeout; one timer per connection, not per request."""
+        """Close a keep-alive connection idle for the configured timeout, or one whose head is late."""
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        idle = self._loop.time() - self._last_activity
-        if self._busy or idle < self._keep_alive:
-            self._idle_timer = self._loop.call_later(max(self._keep_alive - idle, 0.05), self._check_idle)
-        else:
+        now = self._loop.time()
+        waiting_head = bool(self._buffer) and not self._busy
+        if waiting_head and now >= self._head_since + self.head_timeout:
+            self._refuse(TIMED_OUT)  # issue #12: however slowly the bytes trickle in
+            return
+        idle = now - self._last_activity
+        if not self._busy and idle >= self._keep_alive:
             transport.close()
+            return
+        due = self._last_activity + self._keep_alive
+        if waiting_head:
+            due = min(due, self._head_since + self.head_timeout)
+        self._arm(max(due, now + 0.05))
 
 
-def protocol_for(tracking: Tracking) -> type[TrackingProtocol]:
+def protocol_for(tracking: Tracking, head_timeout: float = HEAD_TIMEOUT) -> type[TrackingProtocol]:
     """The protocol class for uvicorn's `http=` setting, bound to this process's `Tracking`."""
-    return type("BoundTrackingProtocol", (TrackingProtocol,), {"tracking": tracking})
+    return type("BoundTrackingProtocol", (TrackingProtocol,), {"tracking": tracking, "head_timeout": head_timeout})

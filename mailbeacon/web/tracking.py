@@ -21,6 +21,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from mailbeacon.errors import TokenInvalid
@@ -60,7 +61,8 @@ class Response:
     """Status line and headers as HTTP/1.1 bytes, built once."""
 
     def __post_init__(self) -> None:
-        lines = [b"HTTP/1.1 %d %s" % (self.status, _REASONS[self.status])]
+        reason = _REASONS.get(self.status) or HTTPStatus(self.status).phrase.encode("ascii")
+        lines = [b"HTTP/1.1 %d %s" % (self.status, reason)]
         lines += [name + b": " + value for name, value in self.headers]
         object.__setattr__(self, "head", b"\r\n".join(lines) + b"\r\n\r\n")
 
@@ -82,6 +84,20 @@ BUSY = Response(
     BUSY_PAGE,
 )
 """A click the server could not keep anywhere (store, spool and memory full): shed, never redirected as if kept."""
+
+
+def _plain(status: int, text: bytes, *headers: tuple[bytes, bytes]) -> Response:
+    return Response(
+        status,
+        [*headers, (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(text)), *NO_STORE],
+        text,
+    )
+
+
+# issue #12: only GET and HEAD read a pixel or follow a link (RFC 9110 §15.5.6: a 405 names what is allowed)
+METHOD_NOT_ALLOWED = _plain(405, b"Only GET and HEAD here.\n", (b"allow", b"GET, HEAD"))
+BAD_REQUEST = _plain(400, b"An HTTP/1.1 request has exactly one Host.\n", (b"connection", b"close"))
+SERVICE_UNAVAILABLE = _plain(503, b"Too many connections; try again.\n", (b"connection", b"close"))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -136,6 +152,8 @@ class Tracking:
 
     def answer(self, path: str, method: str, ip: str, user_agent: str, done: Callable[[Response], None]) -> None:
         """Call `done` with the response: at once for a bad token, after the commit for a good one."""
+        if method != "GET" and method != "HEAD":
+            return done(METHOD_NOT_ALLOWED)  # and nothing recorded (issue #12)
         if path.startswith("/o/"):
             delivery = self._open(path)
             if delivery is None:
@@ -199,7 +217,11 @@ class Tracking:
                 answered.set_result(response)
 
         peer = client[0] if client else ""
-        self.answer(scope["path"], scope["method"], self.client_ip(peer, forwarded), user_agent, done)
+        hosts = sum(1 for k, _ in scope["headers"] if k == b"host")
+        if hosts > 1 or (hosts == 0 and scope["http_version"] == "1.1"):
+            answered.set_result(BAD_REQUEST)  # RFC 9112 §3.2, as the fast path hands it here
+        else:
+            self.answer(scope["path"], scope["method"], self.client_ip(peer, forwarded), user_agent, done)
         response = await answered
         await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else response.body})

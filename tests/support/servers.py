@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,20 @@ class Server:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def connect(self, timeout: float = 10.0) -> socket.socket:
+        """A raw TCP connection to the tracking server, for bytes no HTTP client would send."""
+        host, port = self.url.removeprefix("http://").rsplit(":", 1)
+        return socket.create_connection((host, int(port)), timeout=timeout)
+
+    def exchange(self, data: bytes) -> bytes:
+        """Send `data` on a connection of its own and read until the server closes it."""
+        with self.connect() as raw:
+            raw.sendall(data)
+            answer = b""
+            while chunk := raw.recv(65536):
+                answer += chunk
+        return answer
+
     def kill(self) -> None:
         """kill -9 the whole process group: no shutdown handler runs."""
         if self.process.poll() is None:
@@ -43,14 +58,15 @@ class Server:
                 self.kill()
 
 
-def start_server(data_dir: Path, *args: str, timeout: float = 20.0) -> Server:
+def start_server(data_dir: Path, *args: str, timeout: float = 20.0, module: str = "mailbeacon serve") -> Server:
+    """`module` is what `python -m` runs, with its arguments (tests/support/plain_uvicorn.py takes the same)."""
     log = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     out = log.open("wb")
     if "--smtp" not in args:
         args = ("--smtp", "127.0.0.1:0", *args)  # a port of its own: tests run several servers
     process = subprocess.Popen(
-        [sys.executable, "-m", "mailbeacon", "serve", "--http", "127.0.0.1:0", "--data", str(data_dir), *args],
+        [sys.executable, "-m", *module.split(), "--http", "127.0.0.1:0", "--data", str(data_dir), *args],
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -79,8 +95,8 @@ def start_server(data_dir: Path, *args: str, timeout: float = 20.0) -> Server:
 
 
 @contextmanager
-def running_server(data_dir: Path, *args: str) -> Iterator[Server]:
-    server = start_server(data_dir, *args)
+def running_server(data_dir: Path, *args: str, module: str = "mailbeacon serve") -> Iterator[Server]:
+    server = start_server(data_dir, *args, module=module)
     try:
         yield server
     finally:
