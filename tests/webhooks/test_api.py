@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import itsdangerous
 import pytest
 from click.testing import CliRunner
 
 from mailbeacon.cli import main
 from mailbeacon.store import open_store
 from mailbeacon.tokens import Keyring
-from mailbeacon.web.auth import session_stamp
+from tests.support.dashboard import PASSWORD, Session, cli
 from tests.support.servers import Server, running_server, start_server
 from tests.webhooks.receiver import Receiver, Received, running_receiver
 
@@ -332,21 +331,20 @@ def test_patch_checks_what_it_changes_and_an_admin_may_take_everyones_events(sit
     assert (changed.json()["event_filter"], changed.json()["url"]) == (["click"], "https://example.com/")
 
 
-def session_cookie(site: Site, person: Person, csrf: str) -> str:
-    """What the dashboard's login leaves in the browser: Starlette's signed session cookie."""
-    with open_store(store_url(site.data_dir)) as store:
-        user = store.user_by_id(person.id)
-        assert user is not None
-    session = {"uid": person.id, "stamp": session_stamp(user), "csrf": csrf}
-    secret = Keyring.load_or_create(site.data_dir).derive("dashboard sessions")
-    data = base64.b64encode(json.dumps(session).encode())
-    return itsdangerous.TimestampSigner(secret).sign(data).decode()
+def session_cookie(site: Site, person: Person) -> tuple[str, str]:
+    """The session cookie and CSRF token a dashboard login leaves in the browser (server-side sessions)."""
+    cli("user", "password", person.email, "--password-stdin", "--data", str(site.data_dir), input=PASSWORD + "\n")
+    with Session(site.server.url) as browser:
+        assert browser.login(person.email).status_code == 303
+        cookie = browser.client.cookies.get("mb_session")
+        assert cookie is not None
+        return cookie, browser.csrf()
 
 
 def test_calls_riding_on_the_session_cookie_need_the_csrf_token(site: Site) -> None:
     alice = site.person()
-    csrf = secrets.token_urlsafe(16)
-    cookies = {"mb_session": session_cookie(site, alice, csrf)}
+    cookie, csrf = session_cookie(site, alice)
+    cookies = {"mb_session": cookie}
     body = {"url": site.receiver.url("csrf")}
     assert site.call("GET", "/api/v1/webhooks", None, cookies=cookies).status_code == 200
     refused = site.call("POST", "/api/v1/webhooks", None, cookies=cookies, json=body)
