@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import unsubscribe, webhooks_api
+from mailbeacon.web.api_guard import ApiCsrfGuard
 from mailbeacon.web.context import Web
 
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
@@ -96,7 +97,8 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
                 max_age=14 * 24 * 3600,
                 same_site="lax",
                 https_only=web.secure_cookies,
-            )
+            ),
+            Middleware(ApiCsrfGuard),  # inside the session middleware: it reads the session
         ],
         lifespan=lifespan,
     )

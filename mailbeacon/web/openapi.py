@@ -263,7 +263,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": operation(
             "Send a message through mailbeacon (tracked as the relay would)",
             answer("Queued: one copy per recipient.", ref("Queued")), body=ref("NewMessage"), status="202",
-            errors=("400", "401", "503"), tag="sending",
+            errors=CHANGE_ERRORS, tag="sending",
         ),
     },
     "/api/v1/messages/{message_id}": {

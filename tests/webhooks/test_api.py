@@ -326,7 +326,9 @@ def test_patch_checks_what_it_changes_and_an_admin_may_take_everyones_events(sit
     one = f"/api/v1/webhooks/{endpoint['id']}"
     for body in ({"enabled": "yes"}, {"url": "gopher://x"}, {"secret": "whsec_x"}, {"event_filter": None}):
         assert site.call("PATCH", one, admin, json=body).status_code == 400, body
-    assert site.call("PATCH", one, admin, content=b"{not json").status_code == 400
+    as_json, as_text = {"content-type": "application/json"}, {"content-type": "text/plain"}
+    assert site.call("PATCH", one, admin, content=b"{not json", headers=as_json).status_code == 400
+    assert site.call("PATCH", one, admin, content=b"{}", headers=as_text).status_code == 415  # issue #12
     changed = site.call("PATCH", one, admin, json={"event_filter": ["click", "click"], "url": "https://example.com/"})
     assert changed.status_code == 200
     assert (changed.json()["event_filter"], changed.json()["url"]) == (["click"], "https://example.com/")
