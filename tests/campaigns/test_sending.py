@@ -58,7 +58,7 @@ def data_dir(tmp_path: Path) -> Path:
              for i in range(CONTACTS)]
     (tmp_path / "contacts.csv").write_text("\n".join(rows) + "\n")
     mb("contacts", "import", str(tmp_path / "contacts.csv"), "--list", "news", "--data", str(data))
-    mb("dnt", "add", *(address(i) for i in DO_NOT_TRACK), "--data", str(data))
+    mb("dnt", "add", *(address(i) for i in DO_NOT_TRACK), "--global", "--data", str(data))
     (tmp_path / "news.html").write_text(TEMPLATE)
     (tmp_path / "news.txt").write_text(TEXT)
     return data

@@ -95,7 +95,7 @@ def state(data: Path) -> dict[str, Any]:
         users = store.users()
         return {
             "users": [dataclasses.asdict(u) for u in users],
-            "do_not_track": store.do_not_track(),
+            "do_not_track": store.do_not_track_entries(),
             "webhooks": [dataclasses.asdict(w) for u in users for w in store.webhooks_of(u.id)],
             "settings": dataclasses.asdict(store.get_settings()),
         }

@@ -293,18 +293,28 @@ def test_webhooks_add_show_the_secret_test_redeliver_disable_delete(world: World
     assert ann.page("/settings").css_first("#webhooks-empty") is not None
 
 
-def test_do_not_track_is_added_by_anyone_and_listed_and_removed_by_admins(world: World, ann: Session,
-                                                                          ada: Session) -> None:
+def test_do_not_track_each_user_keeps_a_list_and_admins_the_admin_wide_one(world: World, ann: Session,
+                                                                            ada: Session) -> None:
+    # issue #12: a user's entries are their own; the admin-wide list is an admin's to see and change.
     ann.post("/settings/dnt/add", {"address": "Quiet@Example.org"})
     assert "no longer tracked" in flash(ann)
-    assert ann.page("/settings").css_first("#dnt-list") is None  # the list is everyone's: admins see it
-    assert texts(ada.page("/settings"), "#dnt-list li span") == ["quiet@example.org"]
+    assert texts(ann.page("/settings"), "#dnt-list li span") == ["quiet@example.org"]
+    assert ann.page("/settings").css_first("#dnt-global-list") is None
+    assert ada.page("/settings").css_first("#dnt-list") is None  # ann's list is not ada's
+    ada.post("/settings/dnt/add", {"address": "Hush@Example.org", "scope": "global"})
+    assert "admin-wide" in flash(ada)
+    assert texts(ada.page("/settings"), "#dnt-global-list li span") == ["hush@example.org"]
     ann.post("/settings/dnt/add", {"address": "not an address"})
     assert "one email address" in flash(ann)
-    ada.post("/settings/dnt/remove", {"address": "quiet@example.org"})
+    with world.store() as store:
+        ann_id = next(u.id for u in store.users() if u.email == "ann@example.com")
+        assert store.do_not_track_entries() == [("hush@example.org", None), ("quiet@example.org", ann_id)]
+    ann.post("/settings/dnt/remove", {"address": "quiet@example.org"})
+    assert "tracked again" in flash(ann)
+    ada.post("/settings/dnt/remove", {"address": "hush@example.org", "scope": "global"})
     assert "tracked again" in flash(ada)
     with world.store() as store:
-        assert store.do_not_track() == []
+        assert store.do_not_track_entries() == []
 
 
 def test_privacy_settings_are_an_admins(world: World, ada: Session) -> None:
