@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -46,7 +47,7 @@ from mailbeacon.web.app import ASGIApp, create_app
 from mailbeacon.web.context import Web
 from mailbeacon.web.fastpath import protocol_for
 from mailbeacon.web.tracking import LOOPBACK, Tracking
-from mailbeacon.webhooks import Backoff, WebhookFanOut, WebhookWorker
+from mailbeacon.webhooks import Backoff, Destinations, WebhookFanOut, WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class Settings:
     """More scanner networks, one CIDR a line, besides the shipped list and DATA/scanner_networks.txt."""
     trusted_proxies: tuple[str, ...] = LOOPBACK
     """Peers whose X-Forwarded-For names the reader (nginx or a load balancer in front)."""
+    webhook_allowed_networks: tuple[str, ...] = ()
+    """Non-public networks webhooks may be sent to (local receivers); by default public addresses only."""
 
     @property
     def store_url(self) -> str:
@@ -109,6 +112,20 @@ def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, in
     if not 0 <= number <= 65535:
         raise ConfigError(f"port {number} is out of range")
     return host.strip("[]") or default_host, number
+
+
+def webhook_destinations(settings: Settings) -> Destinations:
+    """Where webhooks may go: public addresses and the allowed networks, never this server (issue #12)."""
+    base = urlsplit(settings.links_base_url)
+    own = [(settings.http_host, settings.http_port)]
+    if base.hostname:
+        own.append((base.hostname, base.port or (443 if base.scheme == "https" else 80)))
+    if settings.http_host in ("0.0.0.0", "::", ""):  # listening everywhere: on loopback too
+        own += [("127.0.0.1", settings.http_port), ("::1", settings.http_port)]
+    try:
+        return Destinations.of_server(settings.webhook_allowed_networks, own)
+    except ValueError as exc:
+        raise ConfigError(f"--webhook-allow-network: {exc}") from None
 
 
 def open_data(settings: Settings) -> tuple[Store, Keyring]:
@@ -221,7 +238,12 @@ def build_app(
         else None
     )
     privacy = PrivacyJob(store) if sending else None  # retention and IP truncation, hourly
-    webhooks = WebhookWorker(store, backoff=Backoff(first=settings.webhook_retry_first)) if sending else None
+    destinations = webhook_destinations(settings)
+    webhooks = (
+        WebhookWorker(store, backoff=Backoff(first=settings.webhook_retry_first), destinations=destinations)
+        if sending
+        else None
+    )
     fan_out = (
         WebhookFanOut(store, queued=webhooks.wake, busy=lambda: time.monotonic() - batcher.last_commit < 0.05)
         if webhooks is not None
@@ -283,6 +305,7 @@ def build_app(
         secure_cookies=settings.links_base_url.startswith("https://"),
         stopping=stopping if stopping is not None else asyncio.Event(),
         campaigns=campaigns,
+        webhook_destinations=destinations,
     )
     app = create_app(web, lifespan=lifespan)
     return app, tracking, store
@@ -333,6 +356,7 @@ def serve(settings: Settings) -> None:
         if smtp_sock is not None:
             relay_options(settings)
         transport_factory(settings)
+        webhook_destinations(settings)
     except BaseException:
         sock.close()
         if smtp_sock is not None:

@@ -50,6 +50,9 @@ from mailbeacon.errors import MailbeaconError
               help="More networks of link scanners, one CIDR a line (DATA/scanner_networks.txt is read too).")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True, default=["127.0.0.0/8", "::1/128"],
               show_default=True, help="Network whose X-Forwarded-For header is believed (repeat for several).")
+@click.option("--webhook-allow-network", "webhook_networks", multiple=True, metavar="CIDR",
+              help="A non-public network webhooks may be sent to, e.g. 127.0.0.0/8 for a local receiver "
+                   "(repeat for several); by default only public addresses are.")
 @click.option("--honeypot", is_flag=True,
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
@@ -78,6 +81,7 @@ def serve(
     no_split: bool,
     scanner_networks: Path | None,
     trusted_proxies: tuple[str, ...],
+    webhook_networks: tuple[str, ...],
     honeypot: bool,
     instrument_dkim_signed: bool,
 ) -> None:
@@ -110,7 +114,8 @@ def serve(
             dkim_key=dkim_key,
             dkim_selector=dkim_selector,
             dkim_domain=dkim_domain,
-            trusted_proxies=_networks(trusted_proxies),
+            trusted_proxies=_networks(trusted_proxies, "--trusted-proxy"),
+            webhook_allowed_networks=_networks(webhook_networks, "--webhook-allow-network"),
             scanner_networks=scanner_networks,
             switches=Switches(
                 tracking=not no_tracking,
@@ -126,12 +131,12 @@ def serve(
         raise click.ClickException(str(exc)) from exc
 
 
-def _networks(values: tuple[str, ...]) -> tuple[str, ...]:
+def _networks(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     import ipaddress
 
     for value in values:
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--trusted-proxy") from exc
+            raise click.BadParameter(str(exc), param_hint=option) from exc
     return values

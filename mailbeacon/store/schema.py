@@ -315,7 +315,7 @@ webhook_attempts = Table(
     Column("error", Text, nullable=True),
     Column("duration", Float, nullable=False),
     Column("response", Text, nullable=True),
-    # The first bytes of the receiver's answer, for the delivery log.
+    # The receiver's status line ('200 OK'), for the delivery log; never the answer's body (issue #12).
 )
 
 settings = Table(

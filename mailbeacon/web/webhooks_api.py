@@ -149,8 +149,10 @@ def routes(web: Web) -> list[BaseRoute]:
             return error(400, f"unknown fields {sorted(unknown)!r}")
         try:
             hook = await run_in_threadpool(
-                create_endpoint, store, user, body.get("url"), body.get("event_filter", []),
-                body.get("all_users", False),
+                lambda: create_endpoint(
+                    store, user, body.get("url"), body.get("event_filter", []), body.get("all_users", False),
+                    destinations=web.webhook_destinations,
+                )
             )
         except WebhookError as exc:
             return error(400, str(exc))
@@ -174,7 +176,7 @@ def routes(web: Web) -> list[BaseRoute]:
         changed = await run_in_threadpool(
             lambda: change_endpoint(
                 store, user, hook.id, url=body.get("url"), event_filter=body.get("event_filter"),
-                enabled=body.get("enabled"), all_users=body.get("all_users"),
+                enabled=body.get("enabled"), all_users=body.get("all_users"), destinations=web.webhook_destinations,
             )
         )
         if changed is None:

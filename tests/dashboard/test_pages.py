@@ -47,7 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("pages") / "data"
     keys = {"ann": add_user(data, "ann@example.com", "--seat", "sales")["api_key"],
             "ada": add_user(data, "ada@example.com", "--admin")["api_key"]}
-    with running_server(data, "--honeypot") as server:
+    with running_server(data, "--honeypot", "--webhook-allow-network", "127.0.0.0/8") as server:
         proposal = send(server.url, keys["ann"], to=["bob@example.org", "carol@example.net"], subject=PROPOSAL,
                         html='<p>Hi, <a href="https://example.com/pricing">pricing</a> and '
                              '<a href="https://example.com/terms">terms</a>.</p>')

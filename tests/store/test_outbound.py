@@ -9,8 +9,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from mailbeacon.store import Copy, Store, open_store, schema
+from mailbeacon.store import Copy, Store, WebhookAttempt, open_store, schema
 from mailbeacon.store.migrations import discover
+from mailbeacon.webhooks import send_test
 
 
 def copy(recipient: str, body: bytes = b"Subject: hi\r\n\r\nhello\r\n") -> Copy:
@@ -142,9 +143,18 @@ def test_migration_0009_makes_the_old_list_the_admin_wide_one(store_url: str) ->
     finally:
         engine.dispose()
     with open_store(store_url) as store:
+        # A delivery log of before 0009 kept the first KB of each answer's body.
+        owner = store.add_user("owner@example.com", False, "basic", "key:o", "pw:o")
+        hook = store.create_webhook(owner, "https://hooks.example.com/", "whsec_" + "a" * 44, (), False)
+        delivery_id = send_test(store, hook)
+        assert [due.id for due in store.claim_webhooks(1, lease=60)] == [delivery_id]
+        answered = WebhookAttempt(time.time(), 200, None, 0.1, "<html>secret")
+        store.record_webhook_attempt(delivery_id, answered, "delivered")
         store.migrate()
         store.migrate()
         assert store.do_not_track_list(user_id=None) == ["quiet@example.org"]
+        (attempt,) = store.webhook_delivery(delivery_id).log  # type: ignore[union-attr]
+        assert (attempt.status_code, attempt.response) == (200, None)  # issue #12: the body is gone
         alice = store.add_user("alice@example.com", False, "sales", "key:a", "pw:a")
         assert store.do_not_track(["quiet@example.org"], alice) == ["quiet@example.org"]
         assert store.do_not_track_add("quiet@example.org", user_id=alice)

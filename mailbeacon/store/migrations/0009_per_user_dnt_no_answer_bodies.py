@@ -1,8 +1,10 @@
-"""Do-not-track per user (issue #12): each entry names whose mail it applies to, None for everyone's.
+"""Two fixes of issue #12: do-not-track per user, and no webhook answer bodies in the delivery log.
 
-The one list there was applied to everyone's mail, so its entries become the admin-wide list.
-The table gets a surrogate key (an address may be on several users' lists) and two unique
-indexes: an address once on the admin-wide list, once on each user's. A frozen copy like 0001.
+Each do-not-track entry names whose mail it applies to, None for everyone's: the one list there
+was applied to everyone's mail, so its entries become the admin-wide list. The table gets a
+surrogate key (an address may be on several users' lists) and two unique indexes: an address
+once on the admin-wide list, once on each user's. The delivery log kept up to 1 KB of each
+receiver's answer; only its status code is kept of those. A frozen copy like 0001.
 """
 
 from __future__ import annotations
@@ -39,3 +41,4 @@ def upgrade(conn: Connection) -> None:
             ])
     for index in INDEXES:
         conn.exec_driver_sql(index)
+    conn.exec_driver_sql("UPDATE webhook_attempts SET response = NULL WHERE response IS NOT NULL")
