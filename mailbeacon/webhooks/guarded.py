@@ -8,6 +8,7 @@ SNI and certificate checks: httpcore passes it to `start_tls` on the stream we r
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable
 
 import httpcore
@@ -63,12 +64,15 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     by one with the same settings and ours; if httpx ever stops keeping it in `_pool`, this fails
     at once rather than sending unguarded."""
 
-    def __init__(self, destinations: Destinations, limits: httpx.Limits = httpx.Limits()) -> None:
+    def __init__(
+        self, destinations: Destinations, limits: httpx.Limits = httpx.Limits(), verify: ssl.SSLContext | None = None
+    ) -> None:
+        """`verify`: the certificates to trust; default the system's (certifi's), as httpx has it."""
         super().__init__(trust_env=False, limits=limits)  # trust_env: no proxy from the environment either
         if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
             raise RuntimeError("httpx no longer keeps its connection pool in _pool: the webhook guard cannot be fitted")
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=verify or httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

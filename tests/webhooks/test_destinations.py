@@ -10,8 +10,10 @@ test gives (no /etc/hosts): `rebind.example` answers 127.0.0.1 at delivery.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import itertools
 import json
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,10 +22,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from mailbeacon.store import Store, open_store
 from mailbeacon.webhooks import Backoff, Destinations, WebhookWorker, send_test
 from mailbeacon.webhooks.destinations import IPAddress, system_resolver
+from mailbeacon.webhooks.guarded import GuardedTransport
 from tests.support.dashboard import add_user
 from tests.support.databases import sqlite_url
 from tests.support.servers import Server, running_server
@@ -203,3 +210,47 @@ def test_the_delivery_log_keeps_the_status_line_and_never_the_answers_body(local
     shown = [local_store.webhook_delivery(d).log[0].response for d in ids]  # type: ignore[union-attr]
     assert shown == ["200 OK", "500 Internal Server Error"]  # the receiver's bodies said "answered ..."
     assert "answered" not in json.dumps(shown)
+
+
+def certificate_for(name: str, folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / f"{name}.crt", folder / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_https_to_a_pinned_address_sends_the_name_for_sni_and_checks_the_certificate_against_it(
+    tmp_path: Path,
+) -> None:
+    cert, key = certificate_for("receiver.test", tmp_path)
+    seen: list[str | None] = []
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+    server_side.sni_callback = lambda sock, name, context: seen.append(name)  # type: ignore[assignment]
+    with running_receiver(tls=server_side) as receiver:
+        port = int(receiver.url().rsplit(":", 1)[1].split("/")[0])
+        trusted = ssl.create_default_context(cafile=str(cert))
+        names = {"receiver.test": ["127.0.0.1"], "impostor.test": ["127.0.0.1"]}
+
+        async def post(host: str) -> httpx.Response:
+            transport = GuardedTransport(resolving(names, ("127.0.0.0/8",)), verify=trusted)
+            async with httpx.AsyncClient(transport=transport) as client:
+                return await client.post(f"https://{host}:{port}/tls", content=b"{}")
+
+        assert asyncio.run(post("receiver.test")).status_code == 200
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED|match"):
+            asyncio.run(post("impostor.test"))  # the same address, another name: its certificate is not for it
+    assert seen[:2] == ["receiver.test", "impostor.test"]
