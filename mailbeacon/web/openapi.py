@@ -212,7 +212,7 @@ SCHEMAS: dict[str, Schema] = {
             "payload": {"type": "object", "description": "The JSON sent, byte for byte the same on redelivery."},
             "attempts": array(obj({
                 "attempted_at": ISO, "status_code": maybe("integer"), "error": maybe("string"), "duration": NUM,
-                "response": maybe("string", "The first bytes of the receiver's answer."),
+                "response": maybe("string", "The receiver's status line, e.g. 500 Internal Server Error (never its body)."),
             })),
         },
         description="One event for one endpoint, with its attempts newest first (the delivery log).",

@@ -10,7 +10,7 @@ session cookie must carry the session's CSRF token in `x-csrf-token`
     delivery: {"id", "webhook_id" (the webhook-id header), "event_id", "type", "status",
                "next_attempt_at", "last_status", "last_error", "created_at", "delivered_at",
                "payload": the JSON sent, "attempts": [{"attempted_at", "status_code",
-               "error", "duration", "response"}] newest first}
+               "error", "duration", "response": the status line, never the body}] newest first}
 """
 
 from __future__ import annotations
