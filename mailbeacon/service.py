@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -50,7 +51,7 @@ from mailbeacon.web.context import Web
 from mailbeacon.web.fastpath import protocol_for
 from mailbeacon.web.head_limits import HEAD_TIMEOUT
 from mailbeacon.web.tracking import LOOPBACK, Tracking
-from mailbeacon.webhooks import Backoff, WebhookFanOut, WebhookWorker
+from mailbeacon.webhooks import Backoff, Destinations, WebhookFanOut, WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class Settings:
     """Seconds a request head may take from its first byte (issue #12: slow heads are closed with 408)."""
     max_connections: int = MAX_CONNECTIONS
     """Open HTTP connections per server process past which requests get 503 (uvicorn's limit_concurrency)."""
+    webhook_allowed_networks: tuple[str, ...] = ()
+    """Non-public networks webhooks may be sent to (local receivers); by default public addresses only."""
 
     @property
     def store_url(self) -> str:
@@ -130,6 +133,20 @@ def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, in
     if not 0 <= number <= 65535:
         raise ConfigError(f"port {number} is out of range")
     return host.strip("[]") or default_host, number
+
+
+def webhook_destinations(settings: Settings) -> Destinations:
+    """Where webhooks may go: public addresses and the allowed networks, never this server (issue #12)."""
+    base = urlsplit(settings.links_base_url)
+    own = [(settings.http_host, settings.http_port)]
+    if base.hostname:
+        own.append((base.hostname, base.port or (443 if base.scheme == "https" else 80)))
+    if settings.http_host in ("0.0.0.0", "::", ""):  # listening everywhere: on loopback too
+        own += [("127.0.0.1", settings.http_port), ("::1", settings.http_port)]
+    try:
+        return Destinations.of_server(settings.webhook_allowed_networks, own)
+    except ValueError as exc:
+        raise ConfigError(f"--webhook-allow-network: {exc}") from None
 
 
 def open_data(settings: Settings) -> tuple[Store, Keyring]:
@@ -248,7 +265,12 @@ def build_app(
         else None
     )
     privacy = PrivacyJob(store) if sending else None  # retention and IP truncation, hourly
-    webhooks = WebhookWorker(store, backoff=Backoff(first=settings.webhook_retry_first)) if sending else None
+    destinations = webhook_destinations(settings)
+    webhooks = (
+        WebhookWorker(store, backoff=Backoff(first=settings.webhook_retry_first), destinations=destinations)
+        if sending
+        else None
+    )
     fan_out = (
         WebhookFanOut(store, queued=webhooks.wake, busy=lambda: time.monotonic() - batcher.last_commit < 0.05)
         if webhooks is not None
@@ -314,6 +336,7 @@ def build_app(
         campaigns=campaigns,
         session_limits=settings.session_limits,
         public_metrics=settings.public_metrics,
+        webhook_destinations=destinations,
     )
     app = create_app(web, lifespan=lifespan)
     return app, tracking, store
@@ -393,6 +416,7 @@ def serve(settings: Settings) -> None:
         if smtp_sock is not None:
             relay_options(settings)
         transport_factory(settings)
+        webhook_destinations(settings)
     except BaseException:
         sock.close()
         if smtp_sock is not None:

@@ -170,7 +170,7 @@ class CampaignSender:
                 return progress
             now = self._clock()
             date = formatdate(now, usegmt=True)
-            on_list = set(store.do_not_track(among=[m.email for m in members if m.is_subscribed]))
+            on_list = set(store.do_not_track([m.email for m in members if m.is_subscribed], campaign.user_id))
             copies: list[CampaignCopy] = []
             skips: list[tuple[int, str]] = []
             for member in members:

@@ -15,10 +15,9 @@ click tracking (`data-notrack`): a footer is added when the template has none.
 
 from __future__ import annotations
 
-import operator
 import threading
 from html import escape
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -28,8 +27,26 @@ import jinja2
 import markupsafe
 from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import SandboxedEnvironment
 
+from mailbeacon.campaigns.budget import (
+    INT_BITS,
+    BudgetedCodeGenerator,
+    BudgetExceeded,
+    RenderBudget,
+    WrittenBuffer,
+    check_filter,
+    check_format,
+    check_method,
+    check_value,
+    iterate,
+    meter,
+    metered,
+    over_budget,
+    size_limit,
+    weight,
+)
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.instrument.html import scan_html
 from mailbeacon.instrument.links import unescape_attribute
@@ -92,24 +109,90 @@ class Rendered:
 
 
 class _Sandbox(SandboxedEnvironment):
-    """Unsafe access raises at once instead of rendering empty, and repetition is bounded."""
+    """Unsafe access raises at once instead of rendering empty; repetition, arithmetic, time and output
+    are bounded (`budget`: every loop, call, filter, operator and write is metered)."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    code_generator_class = BudgetedCodeGenerator
+    budget_buffer = WrittenBuffer
+    """What `BudgetedCodeGenerator`'s buffers are made of (`environment.budget_buffer()`)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _metered_filter(name, f) for name, f in self.filters.items()}
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__!r} object is not allowed")
 
     def call_binop(self, context: jinja2.runtime.Context, op: str, left: Any, right: Any) -> Any:
+        _tick()
+        numbers = isinstance(left, int) and isinstance(right, int)
         if op == "**" and isinstance(right, (int, float)) and abs(right) > 100:
             raise SecurityError(f"exponent {right} is too large")
+        if op == "**" and numbers and right > 0 and left.bit_length() * right > INT_BITS:
+            raise SecurityError(f"the power would have more than {INT_BITS:,} bits")
         if op == "*":
+            if numbers and left.bit_length() + right.bit_length() > INT_BITS:
+                raise SecurityError(f"the product would have more than {INT_BITS:,} bits")
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and len(seq) * times > MAX_REPEAT:
-                    raise SecurityError(f"repeating a value {times} times makes more than {MAX_REPEAT} items")
-        return (operator.pow if op == "**" else operator.mul)(left, right)
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+                    if len(seq) * times > MAX_REPEAT:
+                        raise SecurityError(f"repeating a value {times} times makes more than {MAX_REPEAT} items")
+                    if weight(seq) * max(times, 0) > size_limit():  # [long_text] * 1000 is one item a time
+                        over_budget(f"the repetition would pass the size budget of {size_limit():,} characters")
+        if op == "+" and not numbers and weight(left) + weight(right) > size_limit():
+            over_budget(f"the sum would be larger than the size budget of {size_limit():,} characters")
+        if op == "%":
+            check_format(left, right if isinstance(right, tuple) else (right,))
+        return check_value(self.binop_table[op](left, right), "a result")
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        _tick()
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str):
+            args = check_method(getattr(__obj, "__name__", ""), owner, args, kwargs)
+        return check_value(super().call(__context, __obj, *args, **kwargs), "a call's result")
+
+    def budget_iterate(self, iterable: Any) -> Any:
+        """Every `for` loop's iterable, wrapped by `BudgetedCodeGenerator`."""
+        return iterate(iterable)
+
+    def budget_concat(self, context: jinja2.runtime.Context, values: tuple[Any, ...]) -> Any:
+        """`a ~ b`, weighed before it is made."""
+        check_value(list(values), "a concatenation")
+        return markup_join(values) if context.eval_ctx.autoescape else str_join(values)
 
 
-_HTML = _Sandbox(autoescape=True, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True)
+def _tick() -> None:
+    running = meter()
+    if running is not None:
+        running.tick()
+
+
+def _metered_filter(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
+    """`f` with the budget's checks around it; Jinja's pass_context/pass_eval_context mark is kept."""
+    passed = 1 if getattr(f, "jinja_pass_arg", None) is not None else 0
+
+    def metered_filter(*args: Any, **kwargs: Any) -> Any:
+        _tick()
+        if len(args) > passed:
+            value = check_filter(name, args[passed], args[passed + 1:], kwargs)
+            args = (*args[:passed], value, *args[passed + 1:])
+        return check_value(f(*args, **kwargs), f"the {name} filter's result")
+
+    if passed:
+        metered_filter.jinja_pass_arg = f.jinja_pass_arg  # type: ignore[attr-defined]
+    return metered_filter
+
+
+def _checked_output(value: Any) -> Any:
+    """Jinja's finalize: a value is weighed before it is written (a list's text can be far larger than the list)."""
+    return check_value(value, "an output")
+
+
+_HTML = _Sandbox(
+    autoescape=True, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True, finalize=_checked_output
+)
 _recording = threading.local()
 
 
@@ -118,17 +201,24 @@ def _mark(value: Any) -> Any:
 
     Outside a render (Jinja folds constant outputs when it compiles) and for the unsubscribe
     placeholder (handled apart), the value passes unchanged."""
+    value = _checked_output(value)
     recorder: list[str] | None = getattr(_recording, "values", None)
     if recorder is None or value == getattr(_recording, "keep", None):
         return value
-    recorder.append(str(markupsafe.escape(value)))
+    recorded = str(markupsafe.escape(value))
+    running = meter()
+    if running is not None:
+        running.wrote(len(recorded))  # written in the end, as the plain render would (issue #12)
+    recorder.append(recorded)
     return f"{MARK_OPEN}{len(recorder) - 1}{MARK_CLOSE}"
 
 
 _HTML_MARKED = _Sandbox(
     autoescape=True, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True, finalize=_mark
 )
-_TEXT = _Sandbox(autoescape=False, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True)
+_TEXT = _Sandbox(
+    autoescape=False, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True, finalize=_checked_output
+)
 
 
 class _ContactView:
@@ -161,8 +251,20 @@ class _Part:
     """The source uses `unsubscribe_url`; else a footer carries it."""
 
     def render(self, values: dict[str, Any]) -> str:
+        """The text, counted against the render's budget (the caller's `metered`); TemplateError if it fails."""
+        running = meter()
+        chunks = []
         try:
-            return self.template.render(values)
+            for chunk in self.template.generate(values):
+                if running is not None:
+                    running.wrote(len(chunk))
+                chunks.append(chunk)
+            return "".join(chunks)
+        except BudgetExceeded as exc:  # issue #12: stopped, and the message names the budget
+            raise TemplateError(
+                f"{self.name}{_line(exc.__traceback__, self.name)}: stopped rendering for {values['contact']}: "
+                f"{exc}"
+            ) from None
         except Exception as exc:  # a template is user code: any error it raises is the template's
             raise TemplateError(
                 f"{self.name}{_line(exc.__traceback__, self.name)}: cannot render for {values['contact']}: "
@@ -173,21 +275,28 @@ class _Part:
 class CampaignTemplate:
     """A loaded, checked template; `render` gives one contact's copy."""
 
-    def __init__(self, html: _Part, text: _Part | None, subject: _Part, marked: _Part | None = None) -> None:
+    def __init__(
+        self, html: _Part, text: _Part | None, subject: _Part, marked: _Part | None = None,
+        budget: RenderBudget = RenderBudget(),
+    ) -> None:
+        """`budget`: what each render of a copy (`render`, `render_marked`) may take (issue #12)."""
         self._html, self._text, self._subject, self._marked = html, text, subject, marked
+        self.budget = budget
 
     @classmethod
-    def load(cls, html_path: Path, text_path: Path | None = None, *, subject: str) -> CampaignTemplate:
+    def load(
+        cls, html_path: Path, text_path: Path | None = None, *, subject: str, budget: RenderBudget = RenderBudget()
+    ) -> CampaignTemplate:
         """Read and check the template files; TemplateError with the file and line if one is wrong."""
         return cls.from_strings(
             read_source(html_path), read_source(text_path) if text_path is not None else None, subject=subject,
-            html_name=str(html_path), text_name=str(text_path),
+            html_name=str(html_path), text_name=str(text_path), budget=budget,
         )
 
     @classmethod
     def from_strings(
         cls, html: str, text: str | None = None, *, subject: str, html_name: str = "the HTML template",
-        text_name: str = "the text template",
+        text_name: str = "the text template", budget: RenderBudget = RenderBudget(),
     ) -> CampaignTemplate:
         marks = MARK_OPEN in html or MARK_CLOSE in html
         return cls(
@@ -195,18 +304,21 @@ class CampaignTemplate:
             _compile(_TEXT, text, text_name) if text is not None else None,
             _compile(_TEXT, subject, "the subject"),
             None if marks else _compile(_HTML_MARKED, html, html_name),
+            budget,
         )
 
     def render(self, contact: Personal, unsubscribe_url: str, *, html: bool = True) -> Rendered:
-        """The copy; with `html=False` its HTML is left empty (the caller took `render_marked`'s)."""
+        """The copy; with `html=False` its HTML is left empty (the caller took `render_marked`'s).
+        TemplateError naming the budget if the render goes over it."""
         values = {"contact": _ContactView(contact), "unsubscribe_url": unsubscribe_url}
-        body = self.finish_html(self._html.render(values), unsubscribe_url) if html else ""
-        text = None
-        if self._text is not None:
-            text = self._text.render(values)
-            if not self._text.links_unsubscribe:
-                text = text.rstrip("\n") + TEXT_FOOTER.format(url=unsubscribe_url)
-        subject = " ".join(self._subject.render(values).split())
+        with metered(self.budget):
+            body = self.finish_html(self._html.render(values), unsubscribe_url) if html else ""
+            text = None
+            if self._text is not None:
+                text = self._text.render(values)
+                if not self._text.links_unsubscribe:
+                    text = text.rstrip("\n") + TEXT_FOOTER.format(url=unsubscribe_url)
+            subject = " ".join(self._subject.render(values).split())
         return Rendered(subject, body, text)
 
     def render_marked(self, contact: Personal, unsubscribe_url: str) -> Marked | None:
@@ -217,7 +329,8 @@ class CampaignTemplate:
         values: list[str] = []
         _recording.values, _recording.keep = values, unsubscribe_url
         try:
-            skeleton = self._marked.render({"contact": _ContactView(contact), "unsubscribe_url": unsubscribe_url})
+            with metered(self.budget):
+                skeleton = self._marked.render({"contact": _ContactView(contact), "unsubscribe_url": unsubscribe_url})
         finally:
             _recording.values = _recording.keep = None
         return Marked(skeleton, tuple(values))

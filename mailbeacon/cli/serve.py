@@ -59,6 +59,9 @@ from mailbeacon.errors import MailbeaconError
               help="Seconds a request head may take from its first byte; a slower one is closed with 408.")
 @click.option("--max-connections", default=10_000, show_default=True, type=click.IntRange(min=1),
               help="Open HTTP connections per server process past which requests get 503.")
+@click.option("--webhook-allow-network", "webhook_networks", multiple=True, metavar="CIDR",
+              help="A non-public network webhooks may be sent to, e.g. 127.0.0.0/8 for a local receiver "
+                   "(repeat for several); by default only public addresses are.")
 @click.option("--honeypot", is_flag=True,
               help="Add an invisible link no person can reach to tracked copies: a click on it marks a scanner.")
 @click.option("--instrument-dkim-signed", is_flag=True,
@@ -97,6 +100,7 @@ def serve(
     memory_events: int,
     head_timeout: float,
     max_connections: int,
+    webhook_networks: tuple[str, ...],
     honeypot: bool,
     instrument_dkim_signed: bool,
     session_idle: float,
@@ -134,7 +138,8 @@ def serve(
             dkim_key=dkim_key,
             dkim_selector=dkim_selector,
             dkim_domain=dkim_domain,
-            trusted_proxies=_networks(trusted_proxies),
+            trusted_proxies=_networks(trusted_proxies, "--trusted-proxy"),
+            webhook_allowed_networks=_networks(webhook_networks, "--webhook-allow-network"),
             scanner_networks=scanner_networks,
             memory_events=memory_events,
             session_limits=SessionLimits(idle=session_idle * 3600, lifetime=session_lifetime * 3600),
@@ -155,12 +160,12 @@ def serve(
         raise click.ClickException(str(exc)) from exc
 
 
-def _networks(values: tuple[str, ...]) -> tuple[str, ...]:
+def _networks(values: tuple[str, ...], option: str) -> tuple[str, ...]:
     import ipaddress
 
     for value in values:
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--trusted-proxy") from exc
+            raise click.BadParameter(str(exc), param_hint=option) from exc
     return values

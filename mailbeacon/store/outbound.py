@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from mailbeacon.store.messages import check_delivery_keys, insert_message_row
-from mailbeacon.store.schema import deliveries, do_not_track, links, outbound
+from mailbeacon.store.schema import deliveries, links, outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,23 +258,3 @@ def select_deliveries(conn: Connection, message_id: int) -> list[DeliveryRow]:
 
 def normalise_address(address: str) -> str:
     return address.strip().lower()
-
-
-def add_do_not_track(conn: Connection, address: str, now: float) -> bool:
-    address = normalise_address(address)
-    if conn.execute(select(do_not_track.c.address).where(do_not_track.c.address == address)).first():
-        return False
-    conn.execute(insert(do_not_track).values(address=address, created_at=now))
-    return True
-
-
-def remove_do_not_track(conn: Connection, address: str) -> bool:
-    result = conn.execute(delete(do_not_track).where(do_not_track.c.address == normalise_address(address)))
-    return bool(result.rowcount)
-
-
-def select_do_not_track(conn: Connection, among: Sequence[str] | None = None) -> list[str]:
-    query = select(do_not_track.c.address).order_by(do_not_track.c.address)
-    if among is not None:
-        query = query.where(do_not_track.c.address.in_([normalise_address(a) for a in among]))
-    return list(conn.execute(query).scalars())

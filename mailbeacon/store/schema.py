@@ -144,10 +144,14 @@ outbound = Table(
 do_not_track = Table(
     "do_not_track",
     metadata,
-    Column("address", Text, primary_key=True),
+    Column("id", Integer, primary_key=True),
+    Column("address", Text, nullable=False),
     # Lower-cased.
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    # Whose mail the entry applies to; None: everyone's (the admin-wide list). Issue #12.
     Column("created_at", Float, nullable=False),
 )
+"""Recipients who get untracked copies; an address once per list (unique indexes of migration 0009)."""
 
 links = Table(
     "links",
@@ -327,7 +331,7 @@ webhook_attempts = Table(
     Column("error", Text, nullable=True),
     Column("duration", Float, nullable=False),
     Column("response", Text, nullable=True),
-    # The first bytes of the receiver's answer, for the delivery log.
+    # The receiver's status line ('200 OK'), for the delivery log; never the answer's body (issue #12).
 )
 
 settings = Table(

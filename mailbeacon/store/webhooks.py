@@ -26,8 +26,10 @@ JUDGED_BY = "classify"
 """The reader whose cursor says how far the feed is written."""
 
 PENDING, DELIVERED, FAILED, DISABLED = "pending", "delivered", "failed", "disabled"
-RESPONSE_KEPT = 1024
-"""Characters of a receiver's answer (and of an error) kept in the delivery log."""
+RESPONSE_KEPT = 100
+"""Characters of a receiver's status line kept in the delivery log (never its body: issue #12)."""
+ERROR_KEPT = 1024
+"""Characters of an attempt's error kept in the delivery log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ class WebhookAttempt:
     error: str | None
     duration: float
     response: str | None
-    """The first characters of the answer's body."""
+    """The answer's status line, e.g. '200 OK' (never its body); None when no answer came."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,14 +288,15 @@ def record_attempt(
     conn.execute(
         insert(webhook_attempts).values(
             outbox_id=outbox_id, attempted_at=attempt.attempted_at, status_code=attempt.status_code,
-            error=_kept(attempt.error), duration=attempt.duration, response=_kept(attempt.response),
+            error=_kept(attempt.error, ERROR_KEPT), duration=attempt.duration,
+            response=_kept(attempt.response, RESPONSE_KEPT),
         )
     )
     if row.status != PENDING:
         return False
     values: dict[str, object] = {
         "status": status, "lease_until": None, "next_attempt_at": next_attempt_at,
-        "last_status": attempt.status_code, "last_error": _kept(attempt.error),
+        "last_status": attempt.status_code, "last_error": _kept(attempt.error, ERROR_KEPT),
     }
     if status == DELIVERED:
         values["delivered_at"] = attempt.attempted_at
@@ -372,5 +375,5 @@ def _with_log(conn: Connection, rows: Sequence[Any]) -> list[WebhookDelivery]:
     ]
 
 
-def _kept(text: str | None) -> str | None:
-    return None if text is None else text[:RESPONSE_KEPT]
+def _kept(text: str | None, most: int) -> str | None:
+    return None if text is None else text[:most]

@@ -98,7 +98,7 @@ class Submitter:
         header = track_header(field_values(raw, TRACK_HEADER))
         clean = remove_fields(raw, REMOVED_FIELDS)
         dkim_signed = has_signature(clean) and not self._switches.instrument_dkim_signed
-        on_list = set(self._store.do_not_track(recipients)) if recipients else set()
+        on_list = set(self._store.do_not_track(recipients, sender.user_id))  # theirs and the admin-wide list
         own = {a.lower() for a in (sender.email, mail_from, *_addresses(clean, "From")) if a}
         prepared: dict[Plan, Prepared] = {}
         recogniser = TokenTracker(self._base_url, self._keyring, b"\0" * 12)

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from mailbeacon.store import StoreUnavailable
 from mailbeacon.submission import NotYours, Sender
+from mailbeacon.web.api_guard import json_body
 from mailbeacon.web.auth import api_user, error
 from mailbeacon.web.compose import ComposeError, compose
 from mailbeacon.web.context import Web
@@ -62,10 +63,13 @@ def routes(web: Web) -> list[BaseRoute]:
             return user
         if web.submitter is None:
             return error(503, "this server does not send mail")
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
         try:
-            raw, recipients = compose(await request.json(), user.email)
-        except ValueError as exc:  # ComposeError, or a body that is not JSON
-            return error(400, str(exc) if isinstance(exc, ComposeError) else "the body is not valid JSON")
+            raw, recipients = compose(body, user.email)
+        except ComposeError as exc:
+            return error(400, str(exc))
         sender = Sender(user.id, user.email, user.seat)
         try:
             client = request.client.host if request.client else None

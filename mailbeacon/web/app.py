@@ -20,6 +20,7 @@ from starlette.routing import Route
 from mailbeacon.ingest.health import BoundedPing, assess
 from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
 from mailbeacon.web import unsubscribe, webhooks_api
+from mailbeacon.web.api_guard import ApiCsrfGuard
 from mailbeacon.web.auth import AdminKeyGate
 from mailbeacon.web.context import Web
 from mailbeacon.web.sessions import SessionConfig
@@ -114,7 +115,8 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
                 max_age=int(web.session_limits.lifetime),
                 same_site="lax",
                 https_only=web.secure_cookies,
-            )
+            ),
+            Middleware(ApiCsrfGuard),  # inside the session middleware: it reads the session
         ],
         lifespan=lifespan,
     )

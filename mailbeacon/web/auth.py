@@ -22,17 +22,22 @@ CSRF_HEADER = "x-csrf-token"
 """Scripts of the dashboard send the session's CSRF token in this header; forms in a `csrf` field."""
 
 
+def is_bearer(conn: HTTPConnection) -> bool:
+    """The caller shows an API key (and so is not judged by its session cookie)."""
+    return conn.headers.get("authorization", "").lower().startswith("bearer ")
+
+
 async def current_user(conn: HTTPConnection, store: Store) -> UserRow | None:
-    auth = conn.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return await run_in_threadpool(store.user_by_api_key_hash, hash_api_key(auth[7:].strip()))
+    if is_bearer(conn):
+        key = conn.headers["authorization"][7:].strip()
+        return await run_in_threadpool(store.user_by_api_key_hash, hash_api_key(key))
     found = await sessions.current(conn, store)
     return found[1] if found is not None else None
 
 
 async def api_user(conn: HTTPConnection, store: Store) -> UserRow | JSONResponse:
     """The user, or the JSON 401 an API client gets."""
-    if conn.headers.get("authorization", "").lower().startswith("bearer "):
+    if is_bearer(conn):
         user = await current_user(conn, store)
         return user if user is not None else error(401, "unknown API key")
     user = await current_user(conn, store)
@@ -63,8 +68,9 @@ def require_csrf(conn: HTTPConnection) -> JSONResponse | None:
 
     A Bearer key is never sent by a browser on its own, so it needs no token; a call
     that rides on the session cookie must carry the session's token in `x-csrf-token`.
+    `api_guard.ApiCsrfGuard` asks it for every state-changing call under /api/v1/.
     """
-    if conn.headers.get("authorization", "").lower().startswith("bearer "):
+    if is_bearer(conn):
         return None
     if has_csrf(conn, conn.headers.get(CSRF_HEADER)):
         return None

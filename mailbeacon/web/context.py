@@ -12,6 +12,7 @@ from mailbeacon.outbound.worker import OutboundStats
 from mailbeacon.store import SessionLimits, Store
 from mailbeacon.submission import Submitter
 from mailbeacon.web.tracking import Tracking
+from mailbeacon.webhooks import Destinations
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Web:
     """Told when a webhook message is queued here (a test, a redelivery): wakes this process's delivery worker."""
     campaigns: CampaignRunner | None = None
     """Queues campaigns started from the dashboard; None: this server does not start campaigns."""
+    webhook_destinations: Destinations = field(default_factory=Destinations)
+    """Where webhook endpoints may point (issue #12): checked when one is saved."""
     extras: dict[str, object] = field(default_factory=dict)
     session_limits: SessionLimits = SessionLimits()
     """How long a dashboard session lives when idle, and at most (issue #12, item 13)."""

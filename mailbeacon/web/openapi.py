@@ -212,7 +212,7 @@ SCHEMAS: dict[str, Schema] = {
             "payload": {"type": "object", "description": "The JSON sent, byte for byte the same on redelivery."},
             "attempts": array(obj({
                 "attempted_at": ISO, "status_code": maybe("integer"), "error": maybe("string"), "duration": NUM,
-                "response": maybe("string", "The first bytes of the receiver's answer."),
+                "response": maybe("string", "The receiver's status line, e.g. 500 Internal Server Error (never its body)."),
             })),
         },
         description="One event for one endpoint, with its attempts newest first (the delivery log).",
@@ -263,7 +263,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": operation(
             "Send a message through mailbeacon (tracked as the relay would)",
             answer("Queued: one copy per recipient.", ref("Queued")), body=ref("NewMessage"), status="202",
-            errors=("400", "401", "503"), tag="sending",
+            errors=CHANGE_ERRORS, tag="sending",
         ),
     },
     "/api/v1/messages/{message_id}": {

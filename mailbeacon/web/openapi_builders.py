@@ -70,6 +70,7 @@ ERRORS = {
     "403": answer("A session cookie without the session's x-csrf-token header.", ref("Error")),
     "404": answer("No such resource, or another user's: the same answer.", ref("Error")),
     "409": answer("The endpoint is disabled: re-enable it first.", ref("Error")),
+    "415": answer("A body sent as another Content-Type than application/json.", ref("Error")),
     "503": answer("The database cannot answer now; retry.", ref("Error")),
 }
 
@@ -88,5 +89,6 @@ def operation(
     if description:
         op["description"] = description
     if body is not None:
+        op["responses"]["415"] = ERRORS["415"]  # issue #12: JSON only as application/json
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op

@@ -2,15 +2,15 @@
 
 Each endpoint belongs to one user; another user's endpoint (an admin's view
 included) answers 404, never data. Calls that change state and ride on the
-session cookie must carry the session's CSRF token in `x-csrf-token`; API keys
-need none. Shapes (times are ISO 8601 in UTC):
+session cookie must carry the session's CSRF token in `x-csrf-token`
+(`api_guard`); API keys need none. Shapes (times are ISO 8601 in UTC):
 
     endpoint: {"id", "url", "event_filter": [kinds], "enabled", "disabled_reason",
                "all_users", "created_at", "secret" (on creation and GET of one)}
     delivery: {"id", "webhook_id" (the webhook-id header), "event_id", "type", "status",
                "next_attempt_at", "last_status", "last_error", "created_at", "delivered_at",
                "payload": the JSON sent, "attempts": [{"attempted_at", "status_code",
-               "error", "duration", "response"}] newest first}
+               "error", "duration", "response": the status line, never the body}] newest first}
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mailbeacon.store import StoreUnavailable, UserRow, Webhook, WebhookDelivery
-from mailbeacon.web.auth import api_user, error, require_csrf
+from mailbeacon.web.api_guard import json_body
+from mailbeacon.web.auth import api_user, error
 from mailbeacon.web.context import Web
 from mailbeacon.webhooks import (
     FILTER_KINDS,
@@ -94,28 +95,19 @@ Handler = Callable[[Request, UserRow, Webhook], Awaitable[Response]]
 def routes(web: Web) -> list[BaseRoute]:
     store = web.store
 
-    async def caller(request: Request, changes: bool) -> UserRow | Response:
-        user = await api_user(request, store)
-        if isinstance(user, JSONResponse):
-            return user
-        if changes and (refused := require_csrf(request)) is not None:
-            return refused
-        return user
-
     async def body_of(request: Request) -> dict[str, Any] | Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return error(400, "the body is not valid JSON")
+        body = await json_body(request)
+        if isinstance(body, Response):
+            return body
         if not isinstance(body, dict):
             return error(400, "the body must be a JSON object")
         return body
 
-    def owned(handler: Handler, changes: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    def owned(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         """The caller's own endpoint {webhook_id}, or 404 (also for another user's)."""
 
         async def endpoint(request: Request) -> Response:
-            user = await caller(request, changes)
+            user = await api_user(request, store)
             if isinstance(user, Response):
                 return user
             webhook_id = _int(request.path_params["webhook_id"])
@@ -135,7 +127,7 @@ def routes(web: Web) -> list[BaseRoute]:
 
     async def list_webhooks(request: Request) -> Response:
         """{"webhooks": [endpoint without secret], "event_kinds": [what event_filter may hold]}."""
-        user = await caller(request, changes=False)
+        user = await api_user(request, store)
         if isinstance(user, Response):
             return user
         try:
@@ -146,7 +138,7 @@ def routes(web: Web) -> list[BaseRoute]:
 
     async def create(request: Request) -> Response:
         """Body {"url", "event_filter"?: [kinds], "all_users"?: bool (admins)}; 201 with the secret."""
-        user = await caller(request, changes=True)
+        user = await api_user(request, store)
         if isinstance(user, Response):
             return user
         body = await body_of(request)
@@ -157,8 +149,10 @@ def routes(web: Web) -> list[BaseRoute]:
             return error(400, f"unknown fields {sorted(unknown)!r}")
         try:
             hook = await run_in_threadpool(
-                create_endpoint, store, user, body.get("url"), body.get("event_filter", []),
-                body.get("all_users", False),
+                lambda: create_endpoint(
+                    store, user, body.get("url"), body.get("event_filter", []), body.get("all_users", False),
+                    destinations=web.webhook_destinations,
+                )
             )
         except WebhookError as exc:
             return error(400, str(exc))
@@ -182,7 +176,7 @@ def routes(web: Web) -> list[BaseRoute]:
         changed = await run_in_threadpool(
             lambda: change_endpoint(
                 store, user, hook.id, url=body.get("url"), event_filter=body.get("event_filter"),
-                enabled=body.get("enabled"), all_users=body.get("all_users"),
+                enabled=body.get("enabled"), all_users=body.get("all_users"), destinations=web.webhook_destinations,
             )
         )
         if changed is None:
@@ -227,11 +221,11 @@ def routes(web: Web) -> list[BaseRoute]:
         Route("/api/v1/webhooks", list_webhooks, methods=["GET"]),
         Route("/api/v1/webhooks", create, methods=["POST"]),
         Route(one, owned(show), methods=["GET"]),
-        Route(one, owned(patch, changes=True), methods=["PATCH"]),
-        Route(one, owned(delete, changes=True), methods=["DELETE"]),
+        Route(one, owned(patch), methods=["PATCH"]),
+        Route(one, owned(delete), methods=["DELETE"]),
         Route(one + "/deliveries", owned(deliveries), methods=["GET"]),
-        Route(one + "/deliveries/{delivery_id}/redeliver", owned(redeliver_one, changes=True), methods=["POST"]),
-        Route(one + "/test", owned(test, changes=True), methods=["POST"]),
+        Route(one + "/deliveries/{delivery_id}/redeliver", owned(redeliver_one), methods=["POST"]),
+        Route(one + "/test", owned(test), methods=["POST"]),
     ]
 
 

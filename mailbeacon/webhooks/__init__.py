@@ -3,12 +3,14 @@
 `WebhookFanOut` turns judged events into outbox messages, `WebhookWorker` POSTs
 them with `webhook-id`, `webhook-timestamp` and `webhook-signature` headers;
 `create_endpoint`, `change_endpoint`, `send_test` and `redeliver` are what the
-API and the dashboard call. The tables and queries live in `store/webhooks.py`.
+API and the dashboard call; `Destinations` says where a webhook may go (issue #12).
+The tables and queries live in `store/webhooks.py`.
 """
 
 from __future__ import annotations
 
 from mailbeacon.webhooks.delivery import Backoff, WebhookStats, WebhookWorker
+from mailbeacon.webhooks.destinations import DestinationRefused, Destinations
 from mailbeacon.webhooks.endpoints import (
     EndpointDisabled,
     WebhookError,
@@ -27,6 +29,8 @@ __all__ = [
     "FILTER_KINDS",
     "TEST_TYPE",
     "Backoff",
+    "DestinationRefused",
+    "Destinations",
     "EndpointDisabled",
     "WebhookError",
     "WebhookFanOut",

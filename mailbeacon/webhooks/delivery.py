@@ -6,7 +6,9 @@ become disabled, redeliverable by hand once it is enabled again). Anything else
 exponential backoff and jitter until the retry window, counted from the first
 failed attempt, ends; then the message is failed. Claims carry a lease, so a
 server killed mid-delivery sends the message again after the lease; a server
-stopped cleanly hands its claims back at once.
+stopped cleanly hands its claims back at once. Connections go only where the
+server's `Destinations` allow (issue #12); of an answer only its status line is
+kept, never its body.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import httpx
 from mailbeacon import __version__
 from mailbeacon.store import DueWebhook, Store, StoreUnavailable, WebhookAttempt
 from mailbeacon.store.webhooks import DELIVERED, DISABLED, FAILED, PENDING, RESPONSE_KEPT
+from mailbeacon.webhooks.destinations import Destinations
+from mailbeacon.webhooks.guarded import GuardedTransport, RefusedConnect
 from mailbeacon.webhooks.payloads import iso
 from mailbeacon.webhooks.signing import sign
 
@@ -66,7 +70,7 @@ class WebhookWorker:
         timeout: float = 10.0,
         lease: float | None = None,
         idle_poll: float = 1.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        destinations: Destinations = Destinations(),
     ) -> None:
         """`lease` defaults to what a whole batch may take plus a margin, so no claim lapses mid-delivery."""
         self._store = store
@@ -76,7 +80,7 @@ class WebhookWorker:
         self._timeout = timeout
         self._lease = lease if lease is not None else batch * timeout + 20.0
         self._idle_poll = idle_poll
-        self._transport = transport
+        self._destinations = destinations
         self._wake = asyncio.Event()
         self._claim_lock = asyncio.Lock()
         self._held: set[int] = set()
@@ -92,8 +96,8 @@ class WebhookWorker:
     async def start(self) -> None:
         # No redirects: a receiver that moved must be re-registered, and a 3xx is a failed attempt.
         self._client = httpx.AsyncClient(
-            timeout=self._timeout, follow_redirects=False, transport=self._transport,
-            headers={"user-agent": USER_AGENT},
+            timeout=self._timeout, follow_redirects=False, transport=GuardedTransport(self._destinations),
+            headers={"user-agent": USER_AGENT}, trust_env=False,
         )
         self._tasks = [asyncio.create_task(self._sender()) for _ in range(self._senders)]
 
@@ -168,24 +172,25 @@ class WebhookWorker:
         }
         attempted_at, started = time.time(), time.monotonic()
         status: int | None = None
-        kept: bytes = b""
+        status_line: str | None = None
         error: str | None = None
         try:
             async with asyncio.timeout(self._timeout):  # the whole exchange, not each read
                 async with self._client.stream("POST", due.url, content=body, headers=headers) as response:
+                    # The status line only: an answer's body is the receiver's, and may be anyone's
+                    # (issue #12: a webhook at an internal service handed its pages back).
                     status = response.status_code
-                    async for chunk in response.aiter_raw():
-                        kept += chunk
-                        if len(kept) >= RESPONSE_KEPT:
-                            break
+                    status_line = _printable(f"{status} {response.reason_phrase}")[:RESPONSE_KEPT]
         except TimeoutError:
             error = f"no answer within {self._timeout:g} s"
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}".rstrip(": ") if status is None else None
+            if isinstance(exc.__cause__, RefusedConnect):
+                error = f"refused: {exc.__cause__}"
+            elif status is None:
+                error = f"{type(exc).__name__}: {exc}".rstrip(": ")
         if error is None and status is not None and not 200 <= status < 300:
             error = f"HTTP {status}"
-        response_text = kept[:RESPONSE_KEPT].decode("utf-8", "replace") if status is not None else None
-        return WebhookAttempt(attempted_at, status, error, time.monotonic() - started, response_text)
+        return WebhookAttempt(attempted_at, status, error, time.monotonic() - started, status_line)
 
     def _record(self, due: DueWebhook, attempt: WebhookAttempt) -> None:
         status = attempt.status_code
@@ -209,3 +214,8 @@ class WebhookWorker:
             return
         record(due.id, attempt, PENDING, next_attempt_at=next_at, retry_until=until)
         self.stats.retried += 1
+
+
+def _printable(text: str) -> str:
+    """The reason phrase as text to show: control characters (a receiver's) become spaces."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()

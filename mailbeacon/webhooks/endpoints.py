@@ -8,8 +8,11 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
+import httpx
+
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.store import NewWebhookMessage, Store, UserRow, Webhook
+from mailbeacon.webhooks.destinations import DestinationRefused, Destinations
 from mailbeacon.webhooks.payloads import FILTER_KINDS, webhook_test_payload
 from mailbeacon.webhooks.signing import new_message_id, new_secret
 
@@ -24,13 +27,19 @@ class EndpointDisabled(WebhookError):
     """Nothing is sent to a disabled endpoint, not even a test or a redelivery: enable it first."""
 
 
-def check_url(url: object) -> str:
-    """An absolute http(s) URL with a host; anything else is refused at creation, not at delivery.
+def check_url(url: object, destinations: Destinations) -> str:
+    """An absolute http(s) URL of a host `destinations` allows; anything else is refused when saved
+    (and a host that resolves somewhere refused, at delivery).
 
-    >>> check_url("ftp://example.com/hook")
+    >>> check_url("ftp://example.com/hook", Destinations())
     Traceback (most recent call last):
     ...
     mailbeacon.webhooks.endpoints.WebhookError: url must start with http:// or https://
+    >>> check_url("http://2130706433/hook", Destinations())
+    Traceback (most recent call last):
+    ...
+    mailbeacon.webhooks.endpoints.WebhookError: url: 2130706433 is a loopback address; webhooks go to public \
+addresses only (an operator can allow a network with --webhook-allow-network)
     """
     if not isinstance(url, str) or not url.strip():
         raise WebhookError("url must be a non-empty string")
@@ -47,6 +56,19 @@ def check_url(url: object) -> str:
         raise WebhookError("url must start with http:// or https://")
     if not parts.hostname:
         raise WebhookError("url must name a host")
+    try:
+        # Parsed as the delivery will parse it: the host it connects to is raw_host (IDNA-encoded).
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise WebhookError(f"url is not a valid URL: {exc}") from None
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        destinations.check_name(parsed.raw_host.decode("ascii"), port)
+    except DestinationRefused as exc:
+        raise WebhookError(
+            f"url: {exc}; webhooks go to public addresses only (an operator can allow a network with "
+            "--webhook-allow-network)"
+        ) from None
     return url
 
 
@@ -69,10 +91,11 @@ def check_all_users(user: UserRow, all_users: object) -> bool:
 
 
 def create_endpoint(
-    store: Store, user: UserRow, url: object, event_filter: object = (), all_users: object = False
+    store: Store, user: UserRow, url: object, event_filter: object = (), all_users: object = False, *,
+    destinations: Destinations,
 ) -> Webhook:
-    """A new endpoint of `user`, enabled, with a fresh secret."""
-    checked = check_url(url), check_filter(event_filter), check_all_users(user, all_users)
+    """A new endpoint of `user`, enabled, with a fresh secret; its URL must be one `destinations` allows."""
+    checked = check_url(url, destinations), check_filter(event_filter), check_all_users(user, all_users)
     return store.create_webhook(user.id, checked[0], new_secret(), checked[1], checked[2])
 
 
@@ -85,13 +108,14 @@ def change_endpoint(
     event_filter: object = None,
     enabled: object = None,
     all_users: object = None,
+    destinations: Destinations,
 ) -> Webhook | None:
     """Change what is not None (enabled=True re-enables an endpoint a 410 turned off); None if it is gone."""
     if enabled is not None and not isinstance(enabled, bool):
         raise WebhookError("enabled must be true or false")
     return store.update_webhook(
         webhook_id,
-        url=None if url is None else check_url(url),
+        url=None if url is None else check_url(url, destinations),
         event_filter=None if event_filter is None else check_filter(event_filter),
         enabled=enabled,
         all_users=None if all_users is None else check_all_users(user, all_users),

@@ -58,7 +58,7 @@ def data_dir(tmp_path: Path) -> Path:
              for i in range(CONTACTS)]
     (tmp_path / "contacts.csv").write_text("\n".join(rows) + "\n")
     mb("contacts", "import", str(tmp_path / "contacts.csv"), "--list", "news", "--data", str(data))
-    mb("dnt", "add", *(address(i) for i in DO_NOT_TRACK), "--data", str(data))
+    mb("dnt", "add", *(address(i) for i in DO_NOT_TRACK), "--global", "--data", str(data))
     (tmp_path / "news.html").write_text(TEMPLATE)
     (tmp_path / "news.txt").write_text(TEXT)
     return data
@@ -205,6 +205,23 @@ def test_a_contact_the_template_cannot_render_for_is_skipped_and_named(data_dir:
     assert "ZeroDivisionError" in status["skips"][0]["reason"] and "line 3" in status["skips"][0]["reason"]
     assert f"skipped {address(10)}: " in done.stderr
     assert f"{len(failing) + len(UNSUBSCRIBED)} members skipped" in done.stdout
+
+
+def test_a_copy_over_its_render_budget_is_skipped_with_the_budget_named(data_dir: Path, store: Store) -> None:
+    # issue #12: a template that spins or floods for one contact costs that contact's copy, not the campaign.
+    spin = '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}'
+    flood = "{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}"
+    hostile = TEMPLATE.replace("<p>Hello", f'{{% if contact.first_name == "Reader5" %}}{spin}{{% endif %}}'
+                                          f'{{% if contact.first_name == "Reader6" %}}{flood}{{% endif %}}<p>Hello')
+    (data_dir.parent / "hostile.html").write_text(hostile)
+    started = time.monotonic()
+    done = mb(*send_args(data_dir, template="hostile.html"))
+    assert time.monotonic() - started < 40  # one copy's time budget is 2 s
+    status = json.loads(mb("campaign", "status", "november", "--json", "--data", str(data_dir)).stdout)
+    assert status["queued"] == CONTACTS - len(UNSUBSCRIBED) - 2
+    reasons = {skip["email"]: skip["reason"] for skip in status["skips"]}
+    assert "time budget of 2 s" in reasons[address(5)] and "size budget of 5,000,000 characters" in reasons[address(6)]
+    assert f"skipped {address(5)}: " in done.stderr
 
 
 def test_ctrl_c_stops_between_batches_and_says_how_to_resume(data_dir: Path, store: Store) -> None:

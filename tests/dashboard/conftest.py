@@ -57,7 +57,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
         "eve": add_user(data, "eve@example.com", "--seat", "sales")["api_key"],
         "ada": add_user(data, "ada@example.com", "--admin")["api_key"],
     }
-    with running_server(data) as server:
+    with running_server(data, "--webhook-allow-network", "127.0.0.0/8") as server:  # its receivers are local
         api_message = send(server.url, keys["ann"], to=["bob@example.org", QUOTE_RECIPIENT], subject=API_SUBJECT,
                            html='<p>Hello <a href="https://example.com/pricing">pricing</a></p>')
         eve_message = send(server.url, keys["eve"], to="carol@example.net", subject="Eve's own news",

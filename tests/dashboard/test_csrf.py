@@ -47,7 +47,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("csrf") / "data"
     add_user(data, "ada@example.com", "--admin", "--seat", "sales")
     add_user(data, "eve@example.com")
-    with running_server(data) as server, Session(server.url) as ada:
+    local = ("--webhook-allow-network", "127.0.0.0/8")  # the webhook forms post local URLs
+    with running_server(data, *local) as server, Session(server.url) as ada:
         ada.login("ada@example.com")
         created = ada.post("/settings/webhooks", {"url": "http://127.0.0.1:9/hook", "events": "open"})
         assert created.status_code == 303, created.text
@@ -95,7 +96,7 @@ def state(data: Path) -> dict[str, Any]:
         users = store.users()
         return {
             "users": [dataclasses.asdict(u) for u in users],
-            "do_not_track": store.do_not_track(),
+            "do_not_track": store.do_not_track_entries(),
             "webhooks": [dataclasses.asdict(w) for u in users for w in store.webhooks_of(u.id)],
             "settings": dataclasses.asdict(store.get_settings()),
         }

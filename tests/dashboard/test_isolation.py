@@ -70,19 +70,34 @@ def test_ids_that_are_not_ids_are_404(hostile: Hostile) -> None:
     ("POST", "/users/1", {"seat": "sales", "admin": "on"}),
     ("POST", "/users/1/password", {"password": "taken over at last"}),
     ("POST", "/settings/privacy", {"ip_truncate_after_days": "", "retention_days": ""}),
-    ("POST", "/settings/dnt/remove", {"address": "someone@example.org"}),
 ])
 def test_admin_pages_do_not_exist_for_others(hostile: Hostile, method: str, path: str, fields: dict[str, str]) -> None:
     with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
-        store.do_not_track_add("someone@example.org")
-        before = (store.users(), store.get_settings(), store.do_not_track())
+        store.do_not_track_add("someone@example.org", user_id=None)
+        before = (store.users(), store.get_settings(), store.do_not_track_entries())
     with Session(hostile.server.url) as eve:
         eve.login("eve@example.com")
         response = eve.get(path) if method == "GET" else eve.post(path, fields)
         assert response.status_code == 404
         assert "Users" not in (eve.page("/activity").css_first("#nav").text())  # type: ignore[union-attr]
     with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
-        assert (store.users(), store.get_settings(), store.do_not_track()) == before
+        assert (store.users(), store.get_settings(), store.do_not_track_entries()) == before
+
+
+def test_only_an_admin_changes_the_admin_wide_do_not_track_list(hostile: Hostile) -> None:
+    # issue #12: bob could turn off the tracking of alice's recipients through the one shared list.
+    with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
+        store.do_not_track_add("someone@example.org", user_id=None)
+        before = store.do_not_track_entries()
+    with Session(hostile.server.url) as eve:
+        eve.login("eve@example.com")
+        for path, address in (("/settings/dnt/add", "other@example.org"),
+                              ("/settings/dnt/remove", "someone@example.org")):
+            assert eve.post(path, {"address": address, "scope": "global"}).status_code == 303
+        assert "Only an admin" in eve.page("/settings").text()
+        assert eve.page("/settings").css_first("#dnt-global-list") is None
+    with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
+        assert store.do_not_track_entries() == before
 
 
 @pytest.mark.parametrize("path", [

@@ -47,7 +47,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("pages") / "data"
     keys = {"ann": add_user(data, "ann@example.com", "--seat", "sales")["api_key"],
             "ada": add_user(data, "ada@example.com", "--admin")["api_key"]}
-    with running_server(data, "--honeypot") as server:
+    with running_server(data, "--honeypot", "--webhook-allow-network", "127.0.0.0/8") as server:
         proposal = send(server.url, keys["ann"], to=["bob@example.org", "carol@example.net"], subject=PROPOSAL,
                         html='<p>Hi, <a href="https://example.com/pricing">pricing</a> and '
                              '<a href="https://example.com/terms">terms</a>.</p>')
@@ -293,18 +293,28 @@ def test_webhooks_add_show_the_secret_test_redeliver_disable_delete(world: World
     assert ann.page("/settings").css_first("#webhooks-empty") is not None
 
 
-def test_do_not_track_is_added_by_anyone_and_listed_and_removed_by_admins(world: World, ann: Session,
-                                                                          ada: Session) -> None:
+def test_do_not_track_each_user_keeps_a_list_and_admins_the_admin_wide_one(world: World, ann: Session,
+                                                                            ada: Session) -> None:
+    # issue #12: a user's entries are their own; the admin-wide list is an admin's to see and change.
     ann.post("/settings/dnt/add", {"address": "Quiet@Example.org"})
     assert "no longer tracked" in flash(ann)
-    assert ann.page("/settings").css_first("#dnt-list") is None  # the list is everyone's: admins see it
-    assert texts(ada.page("/settings"), "#dnt-list li span") == ["quiet@example.org"]
+    assert texts(ann.page("/settings"), "#dnt-list li span") == ["quiet@example.org"]
+    assert ann.page("/settings").css_first("#dnt-global-list") is None
+    assert ada.page("/settings").css_first("#dnt-list") is None  # ann's list is not ada's
+    ada.post("/settings/dnt/add", {"address": "Hush@Example.org", "scope": "global"})
+    assert "admin-wide" in flash(ada)
+    assert texts(ada.page("/settings"), "#dnt-global-list li span") == ["hush@example.org"]
     ann.post("/settings/dnt/add", {"address": "not an address"})
     assert "one email address" in flash(ann)
-    ada.post("/settings/dnt/remove", {"address": "quiet@example.org"})
+    with world.store() as store:
+        ann_id = next(u.id for u in store.users() if u.email == "ann@example.com")
+        assert store.do_not_track_entries() == [("hush@example.org", None), ("quiet@example.org", ann_id)]
+    ann.post("/settings/dnt/remove", {"address": "quiet@example.org"})
+    assert "tracked again" in flash(ann)
+    ada.post("/settings/dnt/remove", {"address": "hush@example.org", "scope": "global"})
     assert "tracked again" in flash(ada)
     with world.store() as store:
-        assert store.do_not_track() == []
+        assert store.do_not_track_entries() == []
 
 
 def test_privacy_settings_are_an_admins(world: World, ada: Session) -> None:

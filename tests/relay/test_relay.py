@@ -266,7 +266,7 @@ def test_do_not_track_recipients_get_an_untouched_copy(server: Server, sink: Sin
     import sys
 
     subprocess.run(
-        [sys.executable, "-m", "mailbeacon", "dnt", "add", "Private@Example.org", "--data", str(server.data_dir)],
+        [sys.executable, "-m", "mailbeacon", "dnt", "add", "Private@Example.org", "--global", "--data", str(server.data_dir)],
         check=True,
         capture_output=True,
     )
@@ -479,7 +479,8 @@ def test_post_messages_needs_an_api_key(server: Server, sales: User) -> None:
     wrong = {"Authorization": f"Bearer {sales.api_key}x"}
     assert httpx.post(f"{server.url}/api/v1/messages", json=payload, headers=wrong).status_code == 401
     not_json = httpx.post(
-        f"{server.url}/api/v1/messages", content=b"{", headers={"Authorization": f"Bearer {sales.api_key}"}
+        f"{server.url}/api/v1/messages", content=b"{",
+        headers={"Authorization": f"Bearer {sales.api_key}", "content-type": "application/json"},
     )
     assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
 

@@ -7,8 +7,11 @@ import threading
 import time
 
 import pytest
+import sqlalchemy as sa
 
-from mailbeacon.store import Copy, Store, StoreUnavailable, open_store
+from mailbeacon.store import Copy, Store, StoreUnavailable, WebhookAttempt, open_store, schema
+from mailbeacon.store.migrations import discover
+from mailbeacon.webhooks import send_test
 
 
 def copy(recipient: str, body: bytes = b"Subject: hi\r\n\r\nhello\r\n") -> Copy:
@@ -108,10 +111,59 @@ def test_concurrent_workers_never_claim_the_same_copy(store_url: str, store: Sto
 
 
 def test_do_not_track_list_is_case_insensitive(store: Store) -> None:
-    assert store.do_not_track_add("Private@Example.org")
-    assert not store.do_not_track_add("private@example.org")
-    assert store.do_not_track() == ["private@example.org"]
-    assert store.do_not_track(["PRIVATE@example.ORG", "other@example.org"]) == ["private@example.org"]
-    assert store.do_not_track_remove("PRIVATE@example.org")
-    assert not store.do_not_track_remove("private@example.org")
-    assert store.do_not_track() == []
+    assert store.do_not_track_add("Private@Example.org", user_id=None)
+    assert not store.do_not_track_add("private@example.org", user_id=None)
+    assert store.do_not_track_list(user_id=None) == ["private@example.org"]
+    assert store.do_not_track(["PRIVATE@example.ORG", "other@example.org"], None) == ["private@example.org"]
+    assert store.do_not_track_remove("PRIVATE@example.org", user_id=None)
+    assert not store.do_not_track_remove("private@example.org", user_id=None)
+    assert store.do_not_track_list(user_id=None) == []
+
+
+def test_a_users_do_not_track_entry_applies_to_their_mail_only(store: Store) -> None:
+    # issue #12: bob's list does not stop tracking of alice's mail; the admin-wide list does.
+    alice, bob = (store.add_user(f"{n}@example.com", False, "sales", f"key:{n}", f"pw:{n}") for n in ("alice", "bob"))
+    assert store.do_not_track_add("Carol@Example.org", user_id=bob)
+    assert store.do_not_track_add("carol@example.org", user_id=alice)  # on two lists: two entries
+    assert not store.do_not_track_add("carol@example.org", user_id=bob)
+    assert store.do_not_track_remove("carol@example.org", user_id=alice)
+    recipients = ["carol@example.org", "dave@example.org"]
+    assert store.do_not_track(recipients, bob) == ["carol@example.org"]
+    assert store.do_not_track(recipients, alice) == []
+    assert store.do_not_track(recipients, None) == []
+    assert store.do_not_track_add("CAROL@example.org", user_id=None)
+    assert store.do_not_track(recipients, alice) == ["carol@example.org"]
+    assert store.do_not_track(recipients, bob) == ["carol@example.org"]  # on both of bob's: once
+    assert store.do_not_track_list(user_id=bob) == ["carol@example.org"]
+    assert store.do_not_track_list(user_id=alice) == []
+    assert store.do_not_track_entries() == [("carol@example.org", None), ("carol@example.org", bob)]
+
+
+def test_migration_0009_makes_the_old_list_the_admin_wide_one(store_url: str) -> None:
+    # issue #12: before 0009 there was one list and it applied to everyone's mail.
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            schema.schema_migrations.create(conn)
+            for migration in (m for m in discover() if m.version < 9):
+                migration.upgrade(conn)
+                conn.execute(sa.insert(schema.schema_migrations).values(version=migration.version, applied_at=0))
+            conn.exec_driver_sql("INSERT INTO do_not_track (address, created_at) VALUES ('quiet@example.org', 1)")
+    finally:
+        engine.dispose()
+    with open_store(store_url) as store:
+        # A delivery log of before 0009 kept the first KB of each answer's body.
+        owner = store.add_user("owner@example.com", False, "basic", "key:o", "pw:o")
+        hook = store.create_webhook(owner, "https://hooks.example.com/", "whsec_" + "a" * 44, (), False)
+        delivery_id = send_test(store, hook)
+        assert [due.id for due in store.claim_webhooks(1, lease=60)] == [delivery_id]
+        answered = WebhookAttempt(time.time(), 200, None, 0.1, "<html>secret")
+        store.record_webhook_attempt(delivery_id, answered, "delivered")
+        store.migrate()
+        store.migrate()
+        assert store.do_not_track_list(user_id=None) == ["quiet@example.org"]
+        (attempt,) = store.webhook_delivery(delivery_id).log  # type: ignore[union-attr]
+        assert (attempt.status_code, attempt.response) == (200, None)  # issue #12: the body is gone
+        alice = store.add_user("alice@example.com", False, "sales", "key:a", "pw:a")
+        assert store.do_not_track(["quiet@example.org"], alice) == ["quiet@example.org"]
+        assert store.do_not_track_add("quiet@example.org", user_id=alice)

@@ -139,7 +139,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         writer.writerows([(r, f"Reader {n}") for n, r in enumerate(READERS, 1)])
         writer.writerows([(FORMULA_EMAIL, FORMULA_NAME), (XSS_EMAIL, XSS_NAME), (BOUNCE, "Bo"), (DNT, "Dee")])
     runner = CliRunner()
-    for args in (["contacts", "import", str(contacts), "--list", "news"], ["dnt", "add", DNT]):
+    for args in (["contacts", "import", str(contacts), "--list", "news"], ["dnt", "add", DNT, "--global"]):
         result = runner.invoke(main, [*args, "--data", str(data)])
         assert result.exit_code == 0, result.output
     with running_sink() as sink:

@@ -30,7 +30,7 @@ from tests.webhooks.receiver import Receiver, Received, running_receiver
 
 THUNDERBIRD = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:115.0) Gecko/20100101 Thunderbird/115.3.1"
 TARGET = "https://example.com/pricing?plan=pro&x=%2F"
-RETRY = ("--webhook-retry-after", "0.2")
+RETRY = ("--webhook-retry-after", "0.2", "--webhook-allow-network", "127.0.0.0/8")  # the receiver is local
 _people = itertools.count(1)
 
 
@@ -158,7 +158,8 @@ def test_an_open_arrives_at_the_endpoint_signed_to_the_standard(site: Site) -> N
     wait_until(lambda: site.deliveries(alice, endpoint)[0]["status"] == "delivered", "delivered")
     (logged,) = site.deliveries(alice, endpoint)
     assert (logged["webhook_id"], logged["event_id"], logged["type"]) == (got.id, data["id"], "email.opened")
-    assert [(a["status_code"], a["response"]) for a in logged["attempts"]] == [(200, "answered 200")]
+    # issue #12: the status line, never the body ("answered 200")
+    assert [(a["status_code"], a["response"]) for a in logged["attempts"]] == [(200, "200 OK")]
     assert logged["payload"] == body
 
 
@@ -325,7 +326,9 @@ def test_patch_checks_what_it_changes_and_an_admin_may_take_everyones_events(sit
     one = f"/api/v1/webhooks/{endpoint['id']}"
     for body in ({"enabled": "yes"}, {"url": "gopher://x"}, {"secret": "whsec_x"}, {"event_filter": None}):
         assert site.call("PATCH", one, admin, json=body).status_code == 400, body
-    assert site.call("PATCH", one, admin, content=b"{not json").status_code == 400
+    as_json, as_text = {"content-type": "application/json"}, {"content-type": "text/plain"}
+    assert site.call("PATCH", one, admin, content=b"{not json", headers=as_json).status_code == 400
+    assert site.call("PATCH", one, admin, content=b"{}", headers=as_text).status_code == 415  # issue #12
     changed = site.call("PATCH", one, admin, json={"event_filter": ["click", "click"], "url": "https://example.com/"})
     assert changed.status_code == 200
     assert (changed.json()["event_filter"], changed.json()["url"]) == (["click"], "https://example.com/")
@@ -361,7 +364,8 @@ def test_calls_riding_on_the_session_cookie_need_the_csrf_token(site: Site) -> N
 
 def test_pending_webhooks_survive_a_killed_server(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    slower = ("--webhook-retry-after", "2")  # no attempt is under way for 1.6 s after one is logged: kill then
+    # No attempt is under way for 1.6 s after one is logged: kill then.
+    slower = ("--webhook-retry-after", "2", "--webhook-allow-network", "127.0.0.0/8")
     with running_receiver() as receiver:
         server = start_server(data_dir, *slower)
         try:

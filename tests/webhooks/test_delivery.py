@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 
 from mailbeacon.store import Store, WebhookDelivery, open_store
-from mailbeacon.webhooks import Backoff, WebhookWorker, create_endpoint, send_test
+from mailbeacon.webhooks import Backoff, Destinations, WebhookWorker, create_endpoint, send_test
 from tests.support.databases import sqlite_url
 from tests.webhooks.receiver import Receiver, running_receiver
+
+LOCAL = Destinations.of_server(["127.0.0.0/8"])
+"""The receivers of these tests listen on 127.0.0.1, as --webhook-allow-network 127.0.0.0/8 allows."""
 
 
 @pytest.fixture()
@@ -47,7 +50,7 @@ def one_test_message(store: Store, receiver: Receiver, name: str) -> tuple[int, 
     user_id = store.add_user(f"{name}@example.com", False, "basic", name, "unused")
     user = store.user_by_id(user_id)
     assert user is not None
-    hook = create_endpoint(store, user, receiver.url(name))
+    hook = create_endpoint(store, user, receiver.url(name), destinations=LOCAL)
     path = receiver.expect({"url": hook.url, "secret": hook.secret})
     return send_test(store, hook), path
 
@@ -62,7 +65,8 @@ def test_a_message_that_keeps_failing_is_failed_when_its_retry_window_ends(local
     with running_receiver() as receiver:
         delivery_id, path = one_test_message(local_store, receiver, "failing")
         receiver.defaults[path] = 500
-        worker = WebhookWorker(local_store, backoff=Backoff(first=0.05, window=0.5), idle_poll=0.05)
+        worker = WebhookWorker(local_store, backoff=Backoff(first=0.05, window=0.5), idle_poll=0.05,
+                               destinations=LOCAL)
         deliver_until(local_store, worker, lambda: delivery(local_store, delivery_id).status == "failed")
         failed = delivery(local_store, delivery_id)
         received = receiver.wait_for(lambda s: True, path=path)
@@ -76,7 +80,7 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(local_store: Store) 
     with running_receiver() as receiver:
         delivery_id, path = one_test_message(local_store, receiver, "moved")
         receiver.answers[path] = [302]
-        worker = WebhookWorker(local_store, backoff=Backoff(first=0.05), idle_poll=0.05)
+        worker = WebhookWorker(local_store, backoff=Backoff(first=0.05), idle_poll=0.05, destinations=LOCAL)
         deliver_until(local_store, worker, lambda: delivery(local_store, delivery_id).status == "delivered")
         seen = receiver.wait_for(lambda s: len(s) == 2, what="302 then 200")
     assert [(r.path, r.answered) for r in seen] == [(path, 302), (path, 200)]  # never /elsewhere
@@ -90,9 +94,9 @@ def test_no_answer_is_a_failed_attempt_retried_later(local_store: Store) -> None
     with socket.socket() as probe:  # a port with nothing listening on it
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    hook = create_endpoint(local_store, user, f"http://127.0.0.1:{port}/hook")
+    hook = create_endpoint(local_store, user, f"http://127.0.0.1:{port}/hook", destinations=LOCAL)
     delivery_id = send_test(local_store, hook)
-    worker = WebhookWorker(local_store, backoff=Backoff(first=3600), idle_poll=0.05)
+    worker = WebhookWorker(local_store, backoff=Backoff(first=3600), idle_poll=0.05, destinations=LOCAL)
     deliver_until(local_store, worker, lambda: bool(delivery(local_store, delivery_id).log))
     pending = delivery(local_store, delivery_id)
     assert pending.status == "pending" and pending.attempts == 1 and pending.log[0].status_code is None
@@ -104,7 +108,8 @@ def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(local_store: Sto
     with running_receiver() as receiver:
         delivery_id, path = one_test_message(local_store, receiver, "slow")
         receiver.stalls[path] = [3.0]
-        worker = WebhookWorker(local_store, backoff=Backoff(first=3600), timeout=0.5, idle_poll=0.05)
+        worker = WebhookWorker(local_store, backoff=Backoff(first=3600), timeout=0.5, idle_poll=0.05,
+                               destinations=LOCAL)
         deliver_until(local_store, worker, lambda: bool(delivery(local_store, delivery_id).log))
     (attempt,) = delivery(local_store, delivery_id).log
     assert attempt.status_code is None and attempt.error == "no answer within 0.5 s"

@@ -6,11 +6,11 @@ import time
 from collections.abc import Iterable, Sequence
 
 from mailbeacon.store.backend import Lock
+from mailbeacon.store.do_not_track import add_entry, remove_entry, select_all_entries, select_entries, select_untracked
 from mailbeacon.store.outbound import (
     Copy,
     DeliveryRow,
     Queued,
-    add_do_not_track,
     claim_due,
     DeliveryOutcome,
     finish,
@@ -19,9 +19,7 @@ from mailbeacon.store.outbound import (
     next_unleased,
     postpone,
     record_outcomes,
-    remove_do_not_track,
     select_deliveries,
-    select_do_not_track,
 )
 from mailbeacon.store.facade.base import StoreBase
 
@@ -93,16 +91,27 @@ class SendingQueries(StoreBase):
         with self._translated("read deliveries"), self._read() as conn:
             return select_deliveries(conn, message_id)
 
-    def do_not_track_add(self, address: str) -> bool:
-        """False if it was on the list already."""
+    def do_not_track_add(self, address: str, *, user_id: int | None) -> bool:
+        """Onto `user_id`'s own list, or (None) the admin-wide one; False if it was on it already."""
         with self._translated("add to the do-not-track list"), self._write() as conn:
-            return add_do_not_track(conn, address, time.time())
+            return add_entry(conn, address, user_id, time.time())
 
-    def do_not_track_remove(self, address: str) -> bool:
+    def do_not_track_remove(self, address: str, *, user_id: int | None) -> bool:
         with self._translated("remove from the do-not-track list"), self._write() as conn:
-            return remove_do_not_track(conn, address)
+            return remove_entry(conn, address, user_id)
 
-    def do_not_track(self, among: Sequence[str] | None = None) -> list[str]:
-        """The list (lower-cased), or those of `among` that are on it."""
+    def do_not_track_list(self, *, user_id: int | None) -> list[str]:
+        """One list (lower-cased): `user_id`'s own, or (None) the admin-wide one."""
         with self._translated("read the do-not-track list"), self._read() as conn:
-            return select_do_not_track(conn, among)
+            return select_entries(conn, user_id)
+
+    def do_not_track_entries(self) -> list[tuple[str, int | None]]:
+        """Every list's entries: (address, user id or None for the admin-wide list)."""
+        with self._translated("read the do-not-track lists"), self._read() as conn:
+            return select_all_entries(conn)
+
+    def do_not_track(self, among: Sequence[str], user_id: int | None) -> list[str]:
+        """Those of `among` (lower-cased) that `user_id`'s mail must not track: on their own list or the
+        admin-wide one (None: the admin-wide one only)."""
+        with self._translated("read the do-not-track list"), self._read() as conn:
+            return select_untracked(conn, among, user_id)

@@ -29,9 +29,10 @@ def routes(pages: Pages) -> list[BaseRoute]:
     async def create(request: Request, user: UserRow, form: FormData) -> Response:
         kinds = [k for k in form.getlist("events") if isinstance(k, str)]
         try:
-            made = await pages.call(
-                create_endpoint, store, user, field(form, "url"), kinds, form.get("all_users") == "on"
-            )
+            made = await pages.call(lambda: create_endpoint(
+                store, user, field(form, "url"), kinds, form.get("all_users") == "on",
+                destinations=pages.web.webhook_destinations,
+            ))
         except WebhookError as exc:
             flash(request, f"Not added: {exc}.", "error")
             return redirect("/settings#webhooks")
@@ -60,7 +61,9 @@ def routes(pages: Pages) -> list[BaseRoute]:
         if found is None:
             return pages.not_found(request, user)
         enabled = field(form, "enabled") == "1"
-        await pages.call(change_endpoint, store, user, found.id, enabled=enabled)
+        await pages.call(lambda: change_endpoint(
+            store, user, found.id, enabled=enabled, destinations=pages.web.webhook_destinations
+        ))
         flash(request, "Endpoint enabled." if enabled else "Endpoint disabled: nothing more is sent to it.")
         return redirect(f"/settings/webhooks/{found.id}")
 

@@ -42,11 +42,12 @@ def routes(pages: Pages) -> list[BaseRoute]:
 
     async def settings(request: Request, user: UserRow) -> Response:
         hooks = await pages.call(store.webhooks_of, user.id)
-        dnt = await pages.call(store.do_not_track) if user.is_admin else []
+        dnt = await pages.call(lambda: store.do_not_track_list(user_id=user.id))
+        dnt_global = await pages.call(lambda: store.do_not_track_list(user_id=None)) if user.is_admin else []
         privacy = await pages.call(store.get_settings) if user.is_admin else None
         browsers = await signed_in.listed(request, store, user)
-        return pages.render(request, "settings.html", user, webhooks=hooks, dnt=dnt, privacy=privacy,
-                            kinds=FILTER_KINDS, sessions=browsers)
+        return pages.render(request, "settings.html", user, webhooks=hooks, dnt=dnt, dnt_global=dnt_global,
+                            privacy=privacy, kinds=FILTER_KINDS, sessions=browsers)
 
     async def notifications(request: Request, user: UserRow, form: FormData) -> Response:
         try:
@@ -77,20 +78,33 @@ def routes(pages: Pages) -> list[BaseRoute]:
         flash(request, "Password changed; your other sessions are logged out.")
         return redirect("/settings#password")
 
+    def dnt_list_of(request: Request, user: UserRow, form: FormData) -> tuple[int | None, str] | None:
+        """(user id, or None for the admin-wide list; its name) the form's `scope` names; None if not the user's."""
+        if field(form, "scope") != "global":
+            return user.id, "your list"
+        if not user.is_admin:  # issue #12: only an admin changes what applies to everyone's mail
+            flash(request, "Only an admin changes the admin-wide list.", "error")
+            return None
+        return None, "the admin-wide list"
+
     async def dnt_add(request: Request, user: UserRow, form: FormData) -> Response:
         address = field(form, "address")
-        if "@" not in address or any(c.isspace() for c in address) or len(address) > 320:
+        whose = dnt_list_of(request, user, form)
+        if whose is None:
+            pass
+        elif "@" not in address or any(c.isspace() for c in address) or len(address) > 320:
             flash(request, "Give one email address.", "error")
-        elif await pages.call(store.do_not_track_add, address):
-            flash(request, f"{address} is no longer tracked in new mail.")
+        elif await pages.call(lambda: store.do_not_track_add(address, user_id=whose[0])):
+            flash(request, f"{address} is no longer tracked in new mail ({whose[1]}).")
         else:
-            flash(request, f"{address} was on the list already.")
+            flash(request, f"{address} was on {whose[1]} already.")
         return redirect("/settings#do-not-track")
 
     async def dnt_remove(request: Request, user: UserRow, form: FormData) -> Response:
         address = field(form, "address")
-        if await pages.call(store.do_not_track_remove, address):
-            flash(request, f"{address} is tracked again in new mail.")
+        whose = dnt_list_of(request, user, form)
+        if whose is not None and await pages.call(lambda: store.do_not_track_remove(address, user_id=whose[0])):
+            flash(request, f"{address} is tracked again in new mail ({whose[1]}).")
         return redirect("/settings#do-not-track")
 
     async def privacy(request: Request, user: UserRow, form: FormData) -> Response:
@@ -110,6 +124,6 @@ def routes(pages: Pages) -> list[BaseRoute]:
         Route("/settings/notifications", pages.action(notifications), methods=["POST"]),
         Route("/settings/password", pages.action(password), methods=["POST"]),
         Route("/settings/dnt/add", pages.action(dnt_add), methods=["POST"]),
-        Route("/settings/dnt/remove", pages.action(dnt_remove, admin=True), methods=["POST"]),
+        Route("/settings/dnt/remove", pages.action(dnt_remove), methods=["POST"]),
         Route("/settings/privacy", pages.action(privacy, admin=True), methods=["POST"]),
     ]
