@@ -6,13 +6,14 @@ through SSL_CERT_FILE, as a provider's certificate is trusted through the system
 
 from __future__ import annotations
 
-import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from mailbeacon.store import SentCopyRow, open_store
 from tests.store.conftest import postgres_database, store, store_url  # noqa: F401 - the store fixtures, both backends
 from tests.support.certs import Certs, make_certs
 from tests.support.dovecot import Dovecot, running_dovecot
@@ -75,7 +76,16 @@ def passwords(email: str = ANN) -> str:
     return f"{ANN_SMTP[1]}\n{ANN_IMAP}\n" if email == ANN else f"{EVE_SECRETS[1]}\n"
 
 
-def data_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "data"
-    os.makedirs(path, exist_ok=True)
-    return path
+def sent_copy(data: Path, subject: str) -> SentCopyRow | None:
+    """What became of the Sent copy of the latest message with this subject (read as a user would, from the store)."""
+    with sqlite3.connect(data / "mailbeacon.db") as conn:
+        row = conn.execute("SELECT id FROM messages WHERE subject = ? ORDER BY id DESC", (subject,)).fetchone()
+    if row is None:
+        return None
+    with open_store(f"sqlite:///{data / 'mailbeacon.db'}") as store:
+        return store.sent_copy_of(int(row[0]))
+
+
+def sent_status(data: Path, subject: str) -> str | None:
+    found = sent_copy(data, subject)
+    return found.status if found is not None else None

@@ -16,8 +16,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mailbeacon.store import open_store
-from tests.mailboxes.conftest import ANN, ANN_IMAP, ANN_SMTP, Provider, connect_args, passwords
+from tests.mailboxes.conftest import ANN, ANN_IMAP, ANN_SMTP, Provider, connect_args, passwords, sent_status
 from tests.support.dashboard import add_user, cli, wait_for
 from tests.support.servers import Server, running_server
 from tests.support.smtp import Received, Sink, User, relay_client, running_sink
@@ -79,7 +78,7 @@ def test_the_sent_folder_holds_exactly_one_untracked_copy_of_a_message_to_three(
     world.relay(ANN, raw, ["carol@example.org", "dave@example.org", "erin@example.org"])
     assert len(world.submitted("Offer for three", 3)) == 3
     [filed] = wait_for(lambda: world.sent_folder("<Offer.for.three@example.com>"), "the Sent copy")
-    wait_for(lambda: _sent_status(world, "Offer for three") == "appended", "the Sent copy recorded")
+    wait_for(lambda: sent_status(world.server.data_dir, "Offer for three") == "appended", "the Sent copy recorded")
     assert len(world.sent_folder("<Offer.for.three@example.com>")) == 1
     assert b"/o/" not in filed and b"/c/" not in filed and b"https://example.com/pricing" in filed
     original, kept = (email.message_from_bytes(m, policy=email.policy.default) for m in (raw, filed))
@@ -101,14 +100,14 @@ def test_the_api_and_the_send_command_go_through_the_mailbox_too(world: World) -
     for subject in ("Through the API", "From the command line"):
         [copy] = world.submitted(subject, 1)
         assert copy.login == ANN_SMTP[0]
-        wait_for(lambda: _sent_status(world, subject) == "appended", f"the Sent copy of {subject!r}")
+        wait_for(lambda: sent_status(world.server.data_dir, subject) == "appended", f"the Sent copy of {subject!r}")
 
 
 def test_a_message_without_message_id_gets_one_in_its_sent_copy_only(world: World) -> None:
     world.relay(ANN, message("No id here", message_id=False), ["hal@example.org"])
     [copy] = world.submitted("No id here", 1)
     assert b"Message-ID" not in copy.content.split(b"\r\n\r\n")[0]  # the copy sent keeps its bytes
-    wait_for(lambda: _sent_status(world, "No id here") == "appended", "the Sent copy")
+    wait_for(lambda: sent_status(world.server.data_dir, "No id here") == "appended", "the Sent copy")
     filed = [m for m in world.provider.dovecot.messages(ANN) if b"No id here" in m]
     assert len(filed) == 1 and b"Message-ID: <" in filed[0]
 
@@ -134,14 +133,3 @@ def test_no_secret_appears_in_the_log_the_api_or_mailbox_show(world: World) -> N
         assert secret not in world.server.output()
         assert secret not in shown and secret not in details
         assert secret not in world.provider.dovecot.messages(ANN)[0].decode(errors="replace")
-
-
-def _sent_status(world: World, subject: str) -> str | None:
-    """What became of the Sent copy of the latest message with this subject."""
-    with sqlite3.connect(world.server.data_dir / "mailbeacon.db") as conn:
-        row = conn.execute("SELECT id FROM messages WHERE subject = ? ORDER BY id DESC", (subject,)).fetchone()
-    if row is None:
-        return None
-    with open_store(f"sqlite:///{world.server.data_dir / 'mailbeacon.db'}") as store:
-        found = store.sent_copy_of(int(row[0]))
-    return found.status if found is not None else None
