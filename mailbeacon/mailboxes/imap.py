@@ -66,7 +66,7 @@ def append_once(client: Any, folder: str, message_id: str, body: bytes, when: fl
 
     The search makes a retry safe: an APPEND whose answer was lost (a dropped connection,
     a crash) has stored the message or not, and the folder says which."""
-    client.select_folder(folder)
+    client.select_folder(folder, readonly=True)  # EXAMINE: closing it never expunges the user's deleted mail
     try:
         if client.search(["HEADER", "Message-ID", message_id]):
             return False

@@ -63,6 +63,11 @@ def _has_delivery(*statuses: str) -> Exists:
     return exists().where(deliveries.c.message_id == sent_copies.c.message_id, deliveries.c.status.in_(statuses))
 
 
+def has_waiting(conn: Connection) -> bool:
+    """Whether any Sent copy waits: the idle worker asks this in a read, not a write, every second."""
+    return conn.execute(select(sent_copies.c.id).where(sent_copies.c.status == "waiting").limit(1)).first() is not None
+
+
 def claim_sent_copies(conn: Connection, now: float, limit: int, lease: float) -> list[DueSentCopy]:
     """Waiting copies of messages the upstream has taken at least one copy of, held for `lease` seconds.
 

@@ -23,6 +23,7 @@ from mailbeacon.store.sent_copies import (
     SentCopyRow,
     claim_sent_copies,
     finish_sent_copy,
+    has_waiting,
     postpone_sent_copy,
     select_sent_copy,
 )
@@ -63,6 +64,9 @@ class MailboxQueries(StoreBase):
 
     def claim_sent_copies(self, limit: int, lease: float) -> list[DueSentCopy]:
         """Sent copies whose message the upstream has taken, held for `lease` seconds against other workers."""
+        with self._translated("read the Sent-folder queue"), self._read() as conn:
+            if not has_waiting(conn):
+                return []
         with self._translated("claim Sent-folder copies"), self._write(Lock.OUTBOUND) as conn:
             return claim_sent_copies(conn, time.time(), limit, lease)
 
