@@ -27,6 +27,7 @@ from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.errors import ConfigError
 from mailbeacon.filemodes import PRIVATE_UMASK, private_dir, tighten
 from mailbeacon.ingest import MEMORY_BYTES, MEMORY_EVENTS, Batcher, HeldEvents, Spool
+from mailbeacon.mailboxes import MailboxRoutes, SecretBox, SentFolderWorker
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
 from mailbeacon.relay import (
     DEFAULT_MAX_RECIPIENTS,
@@ -250,14 +251,18 @@ def build_app(
     submit = submitter(settings, store, keyring)
     campaigns = CampaignRunner(store, keyring, settings.links_base_url, dkim_signer(settings))
     sending = worker == 0
-    outbound = None
+    outbound = sent_folder = None
     if sending:
+        box = SecretBox.load_or_create(settings.data_dir)  # connected mailboxes' passwords (issue #14)
         outbound = OutboundWorker(
             store,
             transport_factory(settings),
             lease=settings.outbound_lease,
             retry=RetryPolicy(first=settings.retry_first),
+            mailboxes=MailboxRoutes(store, box),
         )
+        sent_folder = SentFolderWorker(store, box, lease=settings.outbound_lease,
+                                       retry=RetryPolicy(first=settings.retry_first))
     options = relay_options(settings) if sending and smtp_sock is not None else None
     pipeline = (
         Pipeline(store, classify_policy(settings), busy=lambda: time.monotonic() - batcher.last_commit < 0.05)
@@ -294,8 +299,9 @@ def build_app(
         if webhooks is not None and fan_out is not None:
             await webhooks.start()
             await fan_out.start()
-        if outbound is not None:
+        if outbound is not None and sent_folder is not None:
             await outbound.start()
+            await sent_folder.start()
             if smtp_sock is not None and options is not None:
                 handler = RelayHandler(
                     submit, Authenticator(store), queued=outbound.wake, max_recipients=settings.smtp_max_recipients
@@ -310,6 +316,8 @@ def build_app(
                 await relay.wait_closed()
             if handler is not None:
                 handler.close()
+            if sent_folder is not None:
+                await sent_folder.stop()
             if outbound is not None:
                 await outbound.stop()
             if fan_out is not None:

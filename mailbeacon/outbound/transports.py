@@ -8,7 +8,9 @@ Each answers with an `Outcome`: sent, try again later, or bounced for good.
 from __future__ import annotations
 
 import enum
+import hashlib
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass
 from typing import Protocol
@@ -48,6 +50,8 @@ class Upstream:
     verify: bool
     username: str | None
     password: str | None
+    pin: str | None = None
+    """SHA-256 (hex) of the one certificate accepted instead of a verified one (a connected mailbox: issue #14)."""
 
     @classmethod
     def parse(cls, url: str) -> Upstream:
@@ -81,7 +85,7 @@ class Upstream:
     def __repr__(self) -> str:  # never print the password
         return (f"Upstream(host={self.host!r}, port={self.port}, implicit_tls={self.implicit_tls}, "
                 f"starttls={self.starttls!r}, verify={self.verify}, username={self.username!r}, "
-                f"password={'***' if self.password else None!r})")
+                f"password={'***' if self.password else None!r}{f', pin={self.pin!r}' if self.pin else ''})")
 
 
 class SmtpTransport:
@@ -130,33 +134,9 @@ class SmtpTransport:
         raise AssertionError("unreachable")
 
     def _connection(self) -> smtplib.SMTP:
-        if self._smtp is not None:
-            return self._smtp
-        up = self.upstream
-        context = ssl.create_default_context()
-        if not up.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        smtp: smtplib.SMTP
-        if up.implicit_tls:
-            smtp = smtplib.SMTP_SSL(up.host, up.port, timeout=self.timeout, context=context)
-        else:
-            smtp = smtplib.SMTP(up.host, up.port, timeout=self.timeout)
-        try:
-            smtp.ehlo()
-            if not up.implicit_tls and up.starttls != "never":
-                if smtp.has_extn("starttls"):
-                    smtp.starttls(context=context)
-                    smtp.ehlo()
-                elif up.starttls == "require":
-                    raise smtplib.SMTPNotSupportedError("upstream does not offer STARTTLS, which is required")
-            if up.username is not None:
-                smtp.login(up.username, up.password or "")
-        except BaseException:
-            smtp.close()
-            raise
-        self._smtp = smtp
-        return smtp
+        if self._smtp is None:
+            self._smtp = open_smtp(self.upstream, self.timeout)
+        return self._smtp
 
     def _reset(self) -> None:
         if self._smtp is not None:
@@ -172,6 +152,62 @@ class SmtpTransport:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
+
+
+class CertificateMismatch(ssl.SSLError):
+    """The server's certificate is not the one pinned."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "certificate mismatch"
+
+
+def tls_context(verify: bool = True, pin: str | None = None) -> ssl.SSLContext:
+    """The system's trust store; a pinned certificate is checked by its fingerprint instead (`check_pin`)."""
+    context = ssl.create_default_context()
+    if not verify or pin:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def fingerprint(sock: socket.socket | None) -> str:
+    """SHA-256 (hex) of the certificate a TLS peer presented."""
+    der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+    if der is None:
+        raise CertificateMismatch("the server presented no certificate")
+    return hashlib.sha256(der).hexdigest()
+
+
+def check_pin(sock: socket.socket | None, pin: str | None) -> None:
+    if pin is not None and (found := fingerprint(sock)) != pin:
+        raise CertificateMismatch(f"the server's certificate (SHA-256 {found}) is not the one trusted ({pin})")
+
+
+def open_smtp(up: Upstream, timeout: float) -> smtplib.SMTP:
+    """Connected, past STARTTLS (or implicit TLS) and AUTH as `up` says; raises what smtplib and ssl raise."""
+    context = tls_context(up.verify, up.pin)
+    smtp: smtplib.SMTP
+    if up.implicit_tls:
+        smtp = smtplib.SMTP_SSL(up.host, up.port, timeout=timeout, context=context)
+    else:
+        smtp = smtplib.SMTP(up.host, up.port, timeout=timeout)
+    try:
+        if up.implicit_tls:
+            check_pin(smtp.sock, up.pin)
+        smtp.ehlo()
+        if not up.implicit_tls and up.starttls != "never":
+            if smtp.has_extn("starttls"):
+                smtp.starttls(context=context)
+                check_pin(smtp.sock, up.pin)
+                smtp.ehlo()
+            elif up.starttls == "require":
+                raise smtplib.SMTPNotSupportedError("upstream does not offer STARTTLS, which is required")
+        if up.username is not None:
+            smtp.login(up.username, up.password or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 def _mail_options(smtp: smtplib.SMTP, mail_from: str, rcpt_to: list[str], body: bytes) -> list[str]:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailbeacon.outbound.routing import MailboxTransports, Transports
 from mailbeacon.outbound.transports import Outcome, Result, Transport
 from mailbeacon.store import DeliveryOutcome, Queued, Store, StoreUnavailable
 
@@ -57,9 +58,12 @@ class OutboundWorker:
         lease: float = 300.0,
         retry: RetryPolicy = RetryPolicy(),
         idle_poll: float = 1.0,
+        mailboxes: MailboxTransports | None = None,
     ) -> None:
         self._store = store
         self._factory = transport_factory
+        self._mailboxes = mailboxes
+        """A copy routed through its sender's connected mailbox goes out through that mailbox (issue #14)."""
         self._senders = senders
         self._batch = batch
         self._lease = lease
@@ -94,7 +98,7 @@ class OutboundWorker:
             log.warning("outbound: outcomes not recorded at shutdown (sent again after the lease): %s", exc)
 
     async def _sender(self, number: int) -> None:
-        transport = self._factory()
+        transports = Transports(self._factory, self._mailboxes)
         try:
             while True:
                 try:
@@ -107,16 +111,22 @@ class OutboundWorker:
                     await self._idle()
                     continue
                 for queued in claimed:
+                    transport: Transport | None = None
                     try:
+                        transport = (  # only a mailbox's copy reads the store to find its transport
+                            transports.for_copy(queued) if queued.mailbox_id is None
+                            else await asyncio.to_thread(transports.for_copy, queued)
+                        )
                         outcome = await asyncio.to_thread(transport.send, queued.mail_from, queued.rcpt_to, queued.body)
                     except Exception as exc:  # a transport's bug must not end this sender: the copy is retried
                         log.exception("outbound: delivery %s failed unexpectedly", queued.delivery_key.hex())
-                        await asyncio.to_thread(transport.close)
+                        if transport is not None:
+                            await asyncio.to_thread(transport.close)
                         outcome = Outcome(Result.RETRY, f"{type(exc).__name__}: {exc}")
                     self._outcomes.append((self._decide(queued, outcome), queued))
                     self._has_outcomes.set()
         finally:
-            await asyncio.to_thread(transport.close)
+            await asyncio.to_thread(transports.close)
 
     async def _claim(self) -> list[Queued]:
         async with self._claim_lock:  # one claim at a time in this process; the store orders processes

@@ -34,6 +34,7 @@ from mailbeacon.store.activity import (
 from mailbeacon.store.facade.base import DuplicateUser, StoreBase, StoreConflict, StoreUnavailable, describe_url
 from mailbeacon.store.facade.campaigns import CampaignQueries
 from mailbeacon.store.facade.log import LogQueries
+from mailbeacon.store.facade.mailboxes import MailboxQueries
 from mailbeacon.store.facade.privacy import PrivacyQueries
 from mailbeacon.store.facade.reading import ReportQueries
 from mailbeacon.store.facade.sending import SendingQueries
@@ -63,6 +64,8 @@ from mailbeacon.store.contacts import (
     NewContact,
 )
 from mailbeacon.store.feed import FeedFilter, FeedItem
+from mailbeacon.store.mailboxes import Disconnected, EndpointRow, MailboxRecord, MailboxRow
+from mailbeacon.store.sent_copies import DueSentCopy, NewSentCopy, SentCopyRow
 from mailbeacon.store.events import EventRow
 from mailbeacon.store.outbound import (
     Copy,
@@ -139,7 +142,14 @@ __all__ = [
     "Verdict",
     "DeliveryOutcome",
     "DeliveryRow",
+    "Disconnected",
+    "DueSentCopy",
     "DuplicateUser",
+    "EndpointRow",
+    "MailboxRecord",
+    "MailboxRow",
+    "NewSentCopy",
+    "SentCopyRow",
     "EventRow",
     "FeedFilter",
     "FeedItem",
@@ -207,6 +217,6 @@ def open_store(url: str) -> Store:
 
 class Store(
     LogQueries, ReportQueries, SendingQueries, PrivacyQueries, WebhookQueries, CampaignQueries, UserQueries,
-    SessionQueries, StoreBase
+    SessionQueries, MailboxQueries, StoreBase
 ):
     """Named queries over one database; build it with open_store()."""

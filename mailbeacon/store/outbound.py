@@ -46,6 +46,8 @@ class Queued:
     attempts: int
     """Failed attempts so far."""
     queued_at: float
+    mailbox_id: int | None = None
+    """The sender's connected mailbox that sends it (issue #14); None: the server's upstream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ def insert_outgoing(
     copies: Iterable[Copy],
     link_rows: Sequence[tuple[int, str]],
     now: float,
+    mailbox_id: int | None = None,
 ) -> int:
     message_id = insert_message_row(
         conn, user_id=user_id, sender=sender, subject=subject, message_id_header=message_id_header, source=source,
@@ -108,6 +111,7 @@ def insert_outgoing(
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
+                mailbox_id=mailbox_id,
             )
         )
     if link_rows:
@@ -125,6 +129,7 @@ def claim_due(conn: Connection, now: float, limit: int, lease: float) -> list[Qu
             outbound.c.body,
             outbound.c.attempts,
             outbound.c.created_at,
+            outbound.c.mailbox_id,
         )
         .join(deliveries, deliveries.c.id == outbound.c.delivery_id)
         .where(outbound.c.next_attempt_at <= now)
@@ -135,7 +140,8 @@ def claim_due(conn: Connection, now: float, limit: int, lease: float) -> list[Qu
     if rows:
         conn.execute(update(outbound).where(outbound.c.id.in_([r.id for r in rows])).values(lease_until=now + lease))
     return [
-        Queued(r.id, bytes(r.delivery_key), r.mail_from, json.loads(r.rcpt_to), bytes(r.body), r.attempts, r.created_at)
+        Queued(r.id, bytes(r.delivery_key), r.mail_from, json.loads(r.rcpt_to), bytes(r.body), r.attempts, r.created_at,
+               r.mailbox_id)
         for r in rows
     ]
 
@@ -171,11 +177,12 @@ def record_outcomes(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> in
     final = [o for o in outcomes if o.status != "retry"]
     recorded = 0
     if final:
-        found = dict(
-            conn.execute(
+        found = {  # not .tuples(): deprecated in SQLAlchemy 2.1
+            row.id: row.delivery_id
+            for row in conn.execute(
                 select(outbound.c.id, outbound.c.delivery_id).where(outbound.c.id.in_([o.outbound_id for o in final]))
-            ).tuples().all()
-        )
+            )
+        }
         done = [o for o in final if o.outbound_id in found]  # a copy another worker finished first is left alone
         if done:
             conn.execute(

@@ -138,6 +138,8 @@ outbound = Table(
     # A worker holds the row until then; a crashed worker's rows are taken again after it.
     Column("last_error", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+    Column("mailbox_id", Integer, nullable=True),
+    # The sender's connected mailbox whose SMTP server sends this copy (issue #14); None: the server's upstream.
 )
 """Copies waiting for the upstream; a row is deleted when its delivery is sent or bounced."""
 
@@ -442,3 +444,71 @@ campaign_sends = Table(
     CheckConstraint("(delivery_id IS NULL) != (skipped IS NULL)", name="sent_or_skipped"),
 )
 """One row per list member a campaign reached: the primary key itself refuses a second copy to a contact."""
+
+# Connected mailboxes (issue #14): a user's own SMTP submission and IMAP account (store/mailboxes.py).
+
+MAILBOX_SECURITY = ("starttls", "tls", "none")
+SENT_COPY_MODES = ("auto", "always", "never")
+SENT_COPY_STATUSES = ("waiting", "appended", "found", "dropped", "failed")
+"""waiting: until a copy is sent, then until the APPEND is done; appended; found: it was in the folder already
+(an APPEND whose answer was lost); dropped: nothing was sent, or the mailbox was disconnected; failed: gave up."""
+
+mailboxes = Table(
+    "mailboxes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, unique=True),
+    # One mailbox per user: a user sends only as their own address (issue #12, item 8).
+    *(
+        column
+        for side in ("smtp", "imap")
+        for column in (
+            Column(f"{side}_host", Text, nullable=False),
+            Column(f"{side}_port", Integer, nullable=False),
+            Column(f"{side}_security", Text, nullable=False),
+            Column(f"{side}_username", Text, nullable=False),
+            Column(f"{side}_secret", Text, nullable=False),
+            # A Fernet token (mailboxes/secretbox.py), never the password itself.
+            Column(f"{side}_pin", Text, nullable=True),
+            # SHA-256 of a certificate the user chose to trust although it does not verify.
+        )
+    ),
+    Column("sent_folder", Text, nullable=True),
+    # The folder the user named; None: found by its \Sent flag (RFC 6154) or a common name.
+    Column("sent_folder_found", Text, nullable=True),
+    # Where connecting found it.
+    Column("sent_copy", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("tested_at", Float, nullable=True),
+    Column("test_result", Text, nullable=True),
+    CheckConstraint("smtp_security IN ('starttls', 'tls', 'none')", name="smtp_security"),
+    CheckConstraint("imap_security IN ('starttls', 'tls', 'none')", name="imap_security"),
+    CheckConstraint("sent_copy IN ('auto', 'always', 'never')", name="sent_copy"),
+    sqlite_autoincrement=True,  # an id is never reused: a queued copy never goes through someone else's mailbox
+)
+"""A user's connected mailbox: where their one-to-one mail goes out, and whose Sent folder gets a copy."""
+
+sent_copies = Table(
+    "sent_copies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("message_id", Integer, ForeignKey("messages.id"), nullable=False, unique=True),
+    # One Sent copy per message, whatever its number of recipients.
+    Column("mailbox_id", Integer, nullable=True, index=True),
+    Column("message_id_header", Text, nullable=False),
+    # What a retry SEARCHes the folder for before it APPENDs again.
+    Column("body", LargeBinary, nullable=True),
+    # The sender's view, untracked; None once appended or dropped.
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("folder", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("appended_at", Float, nullable=True),
+    CheckConstraint("status IN ('waiting', 'appended', 'found', 'dropped', 'failed')", name="status"),
+    Index("ix_sent_copies_status_due", "status", "next_attempt_at"),
+)
+"""The durable queue of Sent-folder APPENDs (issue #14): written with the message, done after the upstream accepts."""

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesHeaderParser
-from email.utils import getaddresses
+from email.utils import getaddresses, make_msgid
 
 from mailbeacon.instrument import (
     Plan,
@@ -25,7 +25,8 @@ from mailbeacon.instrument import (
     prepare_message,
     remove_fields,
 )
-from mailbeacon.store import Copy, Store
+from mailbeacon.mailboxes.providers import appends_sent_copy
+from mailbeacon.store import Copy, NewSentCopy, Store
 from mailbeacon.submission.dkim import DkimSigner, has_signature
 from mailbeacon.submission.identity import NotYours, check_author_fields, check_envelope_sender
 from mailbeacon.submission.policy import TRACK_HEADER, Decision, Switches, Untracked, decide, track_header
@@ -134,9 +135,7 @@ class Submitter:
                 assert decision.reason is not None
                 body, opens, clicks, reason = clean, False, False, decision.reason.value  # not one byte changed
             elif not decision.anything:
-                body = self._prepared(prepared, clean, plan, recogniser).render(
-                    TokenTracker(self._base_url, self._keyring, delivery)
-                ).message
+                body = self._untracked(prepared, clean, recogniser)
                 opens = clicks = False
                 reason = decision.reason.value if decision.reason else None
             else:
@@ -186,6 +185,11 @@ class Submitter:
                 yield copy
 
         headers = BytesHeaderParser(policy=email.policy.default).parsebytes(clean[: header_end(clean)])
+        mailbox = self._store.mailbox_of(sender.user_id) if sender.user_id is not None else None
+        sent_copy = None
+        if mailbox is not None and appends_sent_copy(mailbox.sent_copy, mailbox.smtp.host):
+            sent_copy = self._sent_copy(mailbox.id, raw, _text(headers, "Message-ID"), sender.email, dkim_signed,
+                                        recogniser)
         message_id = self._store.queue_message(
             user_id=sender.user_id,
             sender=_text(headers, "From") or mail_from,
@@ -196,8 +200,27 @@ class Submitter:
             mail_from=mail_from,
             copies=copies(),
             links=sorted(links.items()),
+            mailbox_id=mailbox.id if mailbox is not None else None,  # the sender's own SMTP server (issue #14)
+            sent_copy=sent_copy,
         )
         return Submitted(message_id, summaries)
+
+    def _untracked(self, cache: dict[Plan, Prepared], raw: bytes, recogniser: Tracker) -> bytes:
+        """Nothing tracked and nothing quoted from earlier mail either: our old pixels go and our
+        old links are unwrapped. The sender's own copy, and their Sent folder's (issue #14)."""
+        return self._prepared(cache, raw, Plan(opens=False, clicks=False), recogniser).render(recogniser).message
+
+    def _sent_copy(
+        self, mailbox_id: int, raw: bytes, message_id: str | None, sender: str, dkim_signed: bool, recogniser: Tracker,
+    ) -> NewSentCopy:
+        """The message as its sender sees it in their Sent folder: its own headers (Bcc too, which no
+        recipient sees; only our X-Mailbeacon-Track goes), no pixel and no wrapped link."""
+        view = remove_fields(raw, (TRACK_HEADER,))
+        body = view if dkim_signed else self._untracked({}, view, recogniser)
+        if not message_id:  # the folder is searched by it before a retry appends again; the copies sent keep their bytes
+            message_id = make_msgid(domain=sender.rpartition("@")[2] or None)
+            body = f"Message-ID: {message_id}\r\n".encode() + body
+        return NewSentCopy(mailbox_id, message_id.strip(), body)
 
     @staticmethod
     def _prepared(cache: dict[Plan, Prepared], raw: bytes, plan: Plan, recogniser: Tracker) -> Prepared:

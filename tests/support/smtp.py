@@ -6,6 +6,7 @@ import base64
 import json
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Received:
     content: bytes
     """The exact bytes the upstream received (dot-unstuffed)."""
     mail_options: list[str]
+    login: str | None = None
+    """Who logged in (AUTH), on a sink that asks for it."""
 
 
 @dataclass
@@ -45,18 +48,47 @@ class SinkHandler:
                         list(envelope.rcpt_tos),
                         envelope.original_content or b"",
                         list(envelope.mail_options),
+                        session.auth_data if isinstance(session.auth_data, str) else None,
                     )
                 )
         return answer
 
 
-class Sink:
-    """An upstream mail server that keeps what it accepts."""
+class _QuietSession(Session):
+    """aiosmtpd sets its deprecated `login_data` on every successful AUTH, warning each time: tests turn
+    warnings into errors, which would fail the login inside the server."""
 
-    def __init__(self, port: int = 0) -> None:
+    @property
+    def login_data(self) -> object:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: object) -> None:
+        self._login_data = value
+
+
+class _SubmissionSMTP(SMTP):
+    def _create_session(self) -> Session:
+        return _QuietSession(self.loop)
+
+
+class _SubmissionController(Controller):
+    def factory(self) -> SMTP:
+        return _SubmissionSMTP(self.handler, **self.SMTP_kwargs)
+
+
+class Sink:
+    """An upstream mail server that keeps what it accepts.
+
+    With `tls` (certificate, key) it offers STARTTLS and requires it; with `logins` it requires
+    AUTH (after STARTTLS) with one of them: a user's own submission server (issue #14)."""
+
+    def __init__(self, port: int = 0, tls: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None) -> None:
         self.handler = SinkHandler()
         self.port = port or free_port()
         self._controller: Controller | None = None
+        self._tls = tls
+        self._logins = logins
 
     @property
     def url(self) -> str:
@@ -68,8 +100,24 @@ class Sink:
             return list(self.handler.received)
 
     def start(self) -> Sink:
-        self._controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+        options: dict[str, object] = {}
+        if self._tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self._tls)
+            options.update(tls_context=context, require_starttls=True)
+        if self._logins is not None:
+            logins = self._logins
+
+            def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                             auth_data: object) -> AuthResult:
+                ok = isinstance(auth_data, LoginPassword) and logins.get(auth_data.login.decode()) == \
+                    auth_data.password.decode()
+                return AuthResult(success=ok, handled=False,  # handled=True would send no reply at all
+                                  auth_data=auth_data.login.decode() if ok else None)  # type: ignore[union-attr]
+
+            options.update(auth_required=True, authenticator=authenticate, auth_require_tls=self._tls is not None)
+        self._controller = (_SubmissionController if self._logins is not None else Controller)(
+            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True, **options  # type: ignore[arg-type]
         )
         self._controller.start()
         return self
@@ -91,8 +139,10 @@ class Sink:
 
 
 @contextmanager
-def running_sink(port: int = 0) -> Iterator[Sink]:
-    sink = Sink(port).start()
+def running_sink(
+    port: int = 0, tls: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None,
+) -> Iterator[Sink]:
+    sink = Sink(port, tls, logins).start()
     try:
         yield sink
     finally:

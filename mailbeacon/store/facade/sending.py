@@ -22,6 +22,7 @@ from mailbeacon.store.outbound import (
     select_deliveries,
 )
 from mailbeacon.store.facade.base import StoreBase
+from mailbeacon.store.sent_copies import NewSentCopy, insert_sent_copy
 
 
 class SendingQueries(StoreBase):
@@ -37,12 +38,16 @@ class SendingQueries(StoreBase):
         copies: Iterable[Copy],
         links: Sequence[tuple[int, str]],
         submitted_from: str | None = None,
+        mailbox_id: int | None = None,
+        sent_copy: NewSentCopy | None = None,
     ) -> int:
         """Record a message with its deliveries and queue every copy, in one transaction; returns its id.
 
-        `copies` is read once, each copy written as it comes (an iterator keeps memory flat)."""
+        `copies` is read once, each copy written as it comes (an iterator keeps memory flat).
+        `mailbox_id` routes them through the sender's connected mailbox, and `sent_copy` waits
+        to be appended to its Sent folder (issue #14)."""
         with self._translated("queue a message"), self._write(Lock.OUTBOUND) as conn:
-            return insert_outgoing(
+            message_id = insert_outgoing(
                 conn,
                 user_id=user_id,
                 sender=sender,
@@ -54,7 +59,11 @@ class SendingQueries(StoreBase):
                 copies=copies,
                 link_rows=links,
                 now=time.time(),
+                mailbox_id=mailbox_id,
             )
+            if sent_copy is not None:
+                insert_sent_copy(conn, message_id, sent_copy, time.time())
+            return message_id
 
     def claim_outbound(self, limit: int, lease: float) -> list[Queued]:
         """Up to `limit` due copies, held for `lease` seconds against other workers."""

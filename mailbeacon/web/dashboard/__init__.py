@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from mailbeacon.web.context import Web
 from mailbeacon.web.dashboard import activity, campaign_form, campaigns, captured, contacts, hooks, login, messages
-from mailbeacon.web.dashboard import settings, signed_in, users
+from mailbeacon.web.dashboard import mailbox, settings, signed_in, users
 from mailbeacon.web.dashboard.pages import SECURITY_HEADERS, Pages
 
 __all__ = ["routes"]
@@ -32,6 +32,7 @@ def routes(web: Web) -> list[BaseRoute]:
         *captured.routes(pages),
         *hooks.routes(pages),
         *settings.routes(pages),
+        *mailbox.routes(pages),
         *signed_in.routes(pages),
         *users.routes(pages),
     ]
