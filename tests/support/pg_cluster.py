@@ -27,6 +27,24 @@ import pytest
 class Cluster:
     data: Path
     port: int
+    bindir: Path
+    as_postgres: list[str]
+    """runuser -u postgres -- when we are root (PostgreSQL refuses to run as root)."""
+
+    def pg_ctl(self, *args: str) -> None:
+        command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
+        done = subprocess.run([*self.as_postgres, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+
+    def start(self) -> None:
+        root = self.data.parent
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
+        self.pg_ctl("-l", str(root / "server.log"), "-o", options, "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the cluster (pg_ctl -m MODE): new connections are refused until start()."""
+        self.pg_ctl("-m", mode, "-w", "stop")
 
     @property
     def url(self) -> str:
@@ -92,18 +110,13 @@ def private_cluster() -> Iterator[Cluster]:
             _unavailable("no postgres user to run a private PostgreSQL cluster as")
         os.chown(root, owner.pw_uid, owner.pw_gid)
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    cluster = Cluster(root / "data", _free_port())
-
-    def run(*command: str) -> None:
-        done = subprocess.run([*as_postgres, *command], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
-
+    cluster = Cluster(root / "data", _free_port(), bindir, as_postgres)
     try:
-        run(str(bindir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync")
-        options = f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
-        run(str(bindir / "pg_ctl"), "-D", str(cluster.data), "-l", str(root / "server.log"), "-o", options,
-            "-w", "-t", "60", "start")
+        initdb = [str(bindir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync"]
+        done = subprocess.run([*as_postgres, *initdb], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
+        cluster.start()
         try:
             yield cluster
         finally:
@@ -111,6 +124,9 @@ def private_cluster() -> Iterator[Cluster]:
                 cluster.thaw()  # a failed test may have left it frozen
             except (OSError, ValueError):
                 pass
-            run(str(bindir / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "-w", "stop")
+            try:
+                cluster.stop("immediate")
+            except RuntimeError:
+                pass  # a test may have stopped it already
     finally:
         shutil.rmtree(root, ignore_errors=True)

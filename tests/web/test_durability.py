@@ -8,30 +8,23 @@ answer left exactly one event there.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import shutil
 import sqlite3
 import ssl
-import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from mailbeacon.store import EventRow, open_store
 from mailbeacon.tokens import Keyring
 from mailbeacon.web.tracking import GIF
-from tests.support.databases import ADMIN_URL
+from tests.support.pg_cluster import private_cluster
 from tests.support.servers import Server, running_server, start_server
 
 SPOOLED = 'mailbeacon_events_written_total{to="spool"}'
@@ -235,92 +228,22 @@ def test_every_answered_open_survives_kill_9(tmp_path: Path) -> None:
 # --- PostgreSQL stopped ---------------------------------------------------------------------------------
 
 
-def _admin_conninfo() -> str:
-    return make_url(ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _postgres_cluster() -> tuple[str, str]:
-    """(version, name) of the local cluster ADMIN_URL points at, or skip."""
-    url = make_url(ADMIN_URL)
-    if url.host not in (None, "127.0.0.1", "localhost"):
-        pytest.skip(f"PostgreSQL at {url.host} is not local: this test stops and starts it")
-    port = url.port or 5432
-    listing = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True, text=True, timeout=30)
-    for line in listing.stdout.splitlines():
-        fields = line.split()
-        if len(fields) >= 3 and fields[2] == str(port):
-            return fields[0], fields[1]
-    pytest.skip(f"no local PostgreSQL cluster on port {port} in pg_lsclusters")
-
-
-def _pg_ctl(cluster: tuple[str, str], action: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def _postgres_answers() -> bool:
-    try:
-        with psycopg.connect(_admin_conninfo(), connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError:
-        return False
-    return True
-
-
-def _start_postgres(cluster: tuple[str, str]) -> None:
-    """Start the cluster again and wait until it takes connections: other tests need it."""
-    started = _pg_ctl(cluster, "start")
-    deadline = time.monotonic() + 60
-    while not _postgres_answers():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"PostgreSQL does not answer after pg_ctlcluster start: {started.stderr}")
-        time.sleep(0.2)
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    """A throwaway database; each admin step uses its own connection, so a PostgreSQL restart in between is fine."""
-    name = f"mb_test_{secrets.token_hex(4)}"
-    try:
-        admin = psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=2)
-    except psycopg.OperationalError as e:
-        pytest.skip(f"PostgreSQL not reachable ({str(e).strip().splitlines()[0]})")
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(_admin_conninfo(), autocommit=True, connect_timeout=10) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.mark.skipif(
-    shutil.which("pg_ctlcluster") is None or shutil.which("pg_lsclusters") is None,
-    reason="needs pg_ctlcluster and pg_lsclusters (Debian postgresql-common) to stop and start PostgreSQL",
-)
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to stop and start PostgreSQL with pg_ctlcluster")
 def test_clicks_redirect_while_postgres_is_stopped_and_land_exactly_once(tmp_path: Path) -> None:
-    cluster = _postgres_cluster()
-    with _postgres_database() as db_url, running_server(tmp_path / "data", "--db", db_url, "--public-metrics") as server:
+    # A private cluster: stopping the machine's own would fail every other test running meanwhile.
+    with private_cluster() as cluster, running_server(tmp_path / "data", "--db", cluster.url, "--public-metrics") as server:
         keyring = Keyring.load_or_create(server.data_dir)
         before = make_clicks(5, "before")
         fire_clicks(server, keyring, before)
-        assert_clicks_stored_once(all_events(db_url), before)
+        assert_clicks_stored_once(all_events(cluster.url), before)
 
         during = make_clicks(200, "during")
+        cluster.stop()
         try:
-            stopped = _pg_ctl(cluster, "stop")
-            assert stopped.returncode == 0, f"pg_ctlcluster stop failed: {stopped.stderr}"
-            assert not _postgres_answers()
             fire_clicks(server, keyring, during)
             seen = metrics(server)
             health = httpx.get(f"{server.url}/healthz", timeout=10)
         finally:
-            _start_postgres(cluster)
+            cluster.start()
         assert seen[SPOOLED] >= len(during), "every click made while PostgreSQL was down went to the spool"
         assert seen[DEPTH] == len(during)
         assert health.status_code == 200
@@ -328,7 +251,7 @@ def test_clicks_redirect_while_postgres_is_stopped_and_land_exactly_once(tmp_pat
 
         wait_for(lambda: spool_drained(server), 15, "spool drained once PostgreSQL is back")
         assert metrics(server)[LOST] == 0
-        events = all_events(db_url)
+        events = all_events(cluster.url)
         assert_clicks_stored_once(events, before + during)
         assert len(events) == len(before) + len(during)
         assert httpx.get(f"{server.url}/healthz", timeout=10).json()["store"] is True
