@@ -108,7 +108,7 @@ class OutboundWorker:
                     continue
                 for queued in claimed:
                     try:
-                        outcome = await asyncio.to_thread(transport.send, queued.mail_from, queued.rcpt_to, queued.body)
+                        outcome = await asyncio.to_thread(transport.send, queued.mail_from, queued.rcpt_to, queued.body, queued.delivery_key)
                     except Exception as exc:  # a transport's bug must not end this sender: the copy is retried
                         log.exception("outbound: delivery %s failed unexpectedly", queued.delivery_key.hex())
                         await asyncio.to_thread(transport.close)

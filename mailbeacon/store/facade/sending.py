@@ -21,6 +21,7 @@ from mailbeacon.store.outbound import (
     record_outcomes,
     remove_do_not_track,
     select_deliveries,
+    select_delivery_senders,
     select_do_not_track,
 )
 from mailbeacon.store.facade.base import StoreBase
@@ -90,6 +91,11 @@ class SendingQueries(StoreBase):
     def deliveries_of(self, message_id: int) -> list[DeliveryRow]:
         with self._translated("read deliveries"), self._read() as conn:
             return select_deliveries(conn, message_id)
+
+    def delivery_senders(self, keys: Sequence[bytes]) -> dict[bytes, int | None]:
+        """Whose message each delivery key is (keys the store does not know are left out): who sent a copy."""
+        with self._translated("read deliveries"), self._read() as conn:
+            return select_delivery_senders(conn, keys)
 
     def do_not_track_add(self, address: str) -> bool:
         """False if it was on the list already."""
