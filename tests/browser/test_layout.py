@@ -4,7 +4,7 @@ One server with mail worth showing: a message to a long address, opened and clic
 campaign, a captured copy with an attachment. Each page is saved as a screenshot under
 `.artifacts/` (layout-WIDTH-PAGE.png), and measured: the document never scrolls sideways,
 no table cell clips its text, no box scrolls sideways (a table's rows stack on a phone), the contact timeline
-keeps an address on one line where it fits, and at 390 px the navigation is one tap away.
+keeps an address on one line where it fits, no word is cut over two lines at 1280 px, and at 390 px the navigation is one tap away.
 """
 
 from __future__ import annotations
@@ -39,7 +39,24 @@ MEASURE = """() => {
     return ["auto", "scroll"].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1
            && el.tagName !== "PRE" && el.tagName !== "TEXTAREA";
   });
-  return {overflow: doc.scrollWidth - doc.clientWidth, clipped: clipped.map(text), scrolling: scrolling.map(text)};
+  // Words (between spaces and hyphens, up to 24 letters) that a table cell or the feed cut over two lines.
+  const broken = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const host = node.parentElement;
+    if (!host.closest("td, .feed-item .line, .client") || host.closest(".url, .url-cell, code, .request")) continue;
+    const pattern = /[^\\s-]+/g;
+    for (let m = pattern.exec(node.data); m; m = pattern.exec(node.data)) {
+      if (m[0].length > 24) continue;
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+      if (tops.size > 1) broken.push(m[0]);
+    }
+  }
+  return {overflow: doc.scrollWidth - doc.clientWidth, clipped: clipped.map(text), scrolling: scrolling.map(text),
+          broken: broken};
 }"""
 
 
@@ -121,6 +138,8 @@ def check(page: Any, width: int, name: str) -> None:
     assert found["overflow"] <= 0, f"{name} at {width} px scrolls sideways by {found['overflow']} px"
     assert found["clipped"] == [], f"{name} at {width} px clips table cells: {found['clipped']}"
     assert found["scrolling"] == [], f"{name} at {width} px has boxes that scroll sideways: {found['scrolling']}"
+    if width >= 1280:  # on a phone a long address must break somewhere; on a laptop no word need
+        assert found["broken"] == [], f"{name} at {width} px breaks words over lines: {found['broken']}"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
