@@ -198,3 +198,21 @@ def test_the_navigation_is_one_tap_away_at_phone_width(sessions: dict[int, Any],
         assert json.loads(page.evaluate("JSON.stringify(document.documentElement.scrollWidth)")) <= 390
     finally:
         page.close()
+
+
+def test_an_attachment_and_the_eml_are_downloaded_not_shown(sessions: dict[int, Any], world: World) -> None:
+    page = sessions[1280].new_page()
+    try:
+        page.goto(world.server.url + world.pages["captured-message"])
+        with page.expect_download(timeout=10_000) as attachment:
+            page.locator("#attachments li.attachment .button").first.click()
+        assert attachment.value.suggested_filename == "quarterly-review-with-a-rather-long-file-name-2026.pdf"
+        with page.expect_download(timeout=10_000) as eml:
+            page.click("#download-eml")
+        assert eml.value.suggested_filename == "Slides.eml"
+        assert page.url.endswith(world.pages["captured-message"])  # still on the page: nothing opened in it
+        page.click("#view-source")
+        page.wait_for_url(re.compile(r"view=source$"))
+        assert "Content-Disposition: attachment" in page.inner_text("#captured-source")  # the mail's own, as text
+    finally:
+        page.close()
