@@ -157,23 +157,36 @@ def send(
 @data_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 def captured(data_dir: Path, as_json: bool) -> None:
-    """List the mail in the capture mailbox, with the pixel and links a reader would load or click."""
+    """List the mail in the capture mailbox, with the pixel a reader's client loads and each link's target.
+
+    Links are read with the data directory's keys (their tokens carry the target); the
+    invisible honeypot link of campaigns is left out.
+    """
     import datetime
 
-    from mailbeacon.outbound import read_captured
+    from mailbeacon.outbound import read_captured, tracked_links
     from mailbeacon.service import Settings
+    from mailbeacon.tokens import Keyring
 
-    maildir = Settings(data_dir=data_dir).capture_dir
-    for copy in read_captured(maildir):
+    settings = Settings(data_dir=data_dir)
+    keyring = Keyring.load_or_create(data_dir) if (data_dir / "keys").exists() else None  # a listing makes no keys
+    for copy in read_captured(settings.capture_dir):
+        links = tracked_links(copy, keyring)
         if as_json:
-            click.echo(json.dumps({**asdict(copy), "path": str(copy.path)}, ensure_ascii=False))
+            click.echo(json.dumps({
+                **asdict(copy),
+                "path": str(copy.path),
+                "click_urls": [link.url for link in links],  # issue #13: never the honeypot
+                "links": [{"url": link.url, "target": link.target} for link in links],
+            }, ensure_ascii=False))
             continue
         when = datetime.datetime.fromtimestamp(copy.received_at).strftime("%Y-%m-%d %H:%M:%S")
         click.echo(f"{when}  to {copy.delivered_to}  {copy.subject!r}  ({copy.path})")
         for url in copy.pixel_urls:
             click.echo(f"    pixel  {url}")
-        for url in copy.click_urls:
-            click.echo(f"    link   {url}")
+        for link in links:
+            target = link.target or "(target unknown: not signed by this data directory's keys)"
+            click.echo(f"    link   {target}\n           via {link.url}")
 
 
 def _header(headers: email.message.Message, name: str) -> str | None:

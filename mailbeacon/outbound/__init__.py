@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mailbeacon.outbound.capture import CaptureTransport, read_captured
 from mailbeacon.outbound.capture_index import Captured, CaptureIndex
+from mailbeacon.outbound.capture_links import TrackedLink, delivery_of, tracked_links
 from mailbeacon.outbound.transports import Outcome, Result, SmtpTransport, Transport, Upstream
 from mailbeacon.outbound.worker import OutboundWorker, RetryPolicy
 
@@ -16,7 +17,10 @@ __all__ = [
     "Result",
     "RetryPolicy",
     "SmtpTransport",
+    "TrackedLink",
     "Transport",
     "Upstream",
+    "delivery_of",
     "read_captured",
+    "tracked_links",
 ]

@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from mailbeacon.outbound.capture_index import Captured, CaptureIndex, parse_captured
+from mailbeacon.outbound.capture_index import DELIVERY_HEADER, Captured, CaptureIndex, parse_captured
 from mailbeacon.outbound.transports import Outcome, Result
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,9 @@ class CaptureTransport:
     """The built-in capture mailbox: a Maildir, like Mailpit or MailHog keep, durable once `send` returns.
 
     Each copy gets `Return-Path` and `Delivered-To` in front, as a delivery agent
-    adds them; the rest is the exact bytes the relay queued. Its entry is appended to
-    the mailbox's index (capture_index.py) once the copy is durable.
+    adds them, and `X-Mailbeacon-Delivery` (its delivery key: who sent it, issue #13);
+    the rest is the exact bytes the relay queued. Its entry is appended to the
+    mailbox's index (capture_index.py) once the copy is durable.
     """
 
     def __init__(self, maildir: Path) -> None:
@@ -35,11 +36,13 @@ class CaptureTransport:
         for sub in ("tmp", "new", "cur"):
             (maildir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)  # mail is private (issue #12)
 
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome:
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes, delivery: bytes | None = None) -> Outcome:
         with self._lock:
             self._counter += 1
             name = f"{time.time_ns()}.P{os.getpid()}Q{self._counter}.{socket.gethostname().replace('/', '_')}"
         envelope = f"Return-Path: <{mail_from}>\r\nDelivered-To: {', '.join(rcpt_to)}\r\n".encode()
+        if delivery is not None:  # the copy names its delivery, so an index rebuilt from the mail keeps its sender
+            envelope += f"{DELIVERY_HEADER}: {delivery.hex()}\r\n".encode()
         tmp = self.maildir / "tmp" / name
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -61,7 +64,6 @@ class CaptureTransport:
 
     def close(self) -> None:
         pass
-
 
 
 def read_captured(maildir: Path) -> list[Captured]:

@@ -10,7 +10,6 @@ then writes the index again; copies gone from `new/` leave it.
 
 from __future__ import annotations
 
-import email.policy
 import json
 import logging
 import os
@@ -18,14 +17,16 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
-from email.message import Message
-from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
+
+from mailbeacon.outbound.captured_parts import count_attachments, decoded, parse_message
 
 log = logging.getLogger(__name__)
 
 INDEX = "index.jsonl"
+DELIVERY_HEADER = "X-Mailbeacon-Delivery"
+"""Put in front of each captured copy with its delivery key (hex): the delivery says who sent it (issue #13)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +45,22 @@ class Captured:
     """The address in the From header."""
     size: int = 0
     """Bytes of the message file (`path`, in the Maildir's new/)."""
+    delivery: str = ""
+    """The delivery key, hex, from the capture (issue #13): whose copy it is; '' for mail captured before."""
+    attachments: int = 0
+    """How many parts are attachments (captured_parts.py)."""
 
 
 _PIXEL = re.compile(r"""<img\b[^>]*?\bsrc=["']?([^"' >]+/o/[A-Za-z0-9_-]+\.gif)""", re.I)
 _CLICK = re.compile(r"""\bhref=["']?([^"' >]+/c/[A-Za-z0-9_-]+)""", re.I)
 _FIELDS = ("received_at", "delivered_to", "subject", "pixel_urls", "click_urls", "mail_from", "from_address", "size")
+_ADDED: dict[str, object] = {"delivery": "", "attachments": 0}
+"""Fields added later (issue #13): an index written before lacks them and is read with these, not rebuilt."""
 
 
 def parse_captured(path: Path, data: bytes, mtime: float) -> Captured:
     """A copy's index entry from its bytes, its HTML decoded as a mail client would."""
-    message = BytesParser(policy=email.policy.default).parsebytes(data)
+    message = parse_message(data)
     html = "".join(
         decoded(part) for part in message.walk() if part.get_content_type() == "text/html" and not part.is_attachment()
     )
@@ -68,6 +75,8 @@ def parse_captured(path: Path, data: bytes, mtime: float) -> Captured:
         mail_from=str(message.get("Return-Path", "")).strip().strip("<>"),
         from_address=_address(message.get("From")),
         size=len(data),
+        delivery=_hex(str(message.get(DELIVERY_HEADER, ""))),
+        attachments=count_attachments(message),
     )
 
 
@@ -83,7 +92,7 @@ class CaptureIndex:
 
     def append(self, copy: Captured) -> None:
         """Add a copy just captured: one line, one write, O_APPEND (a torn line is skipped and rebuilt)."""
-        line = json.dumps({"name": copy.path.name, **{k: getattr(copy, k) for k in _FIELDS}}, ensure_ascii=False)
+        line = json.dumps(_line(copy.path.name, copy), ensure_ascii=False)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line.encode("utf-8") + b"\n")
@@ -142,7 +151,11 @@ class CaptureIndex:
             name = data["name"]
             if not isinstance(name, str) or "/" in name or name.startswith("."):
                 return None
-            return Captured(path=self.maildir / "new" / name, **{k: data[k] for k in _FIELDS})
+            return Captured(
+                path=self.maildir / "new" / name,
+                **{k: data[k] for k in _FIELDS},
+                **{k: data.get(k, default) for k, default in _ADDED.items()},
+            )
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -154,8 +167,7 @@ class CaptureIndex:
             with open(fd, "wb") as file:
                 for name in sorted(entries):
                     copy = entries[name]
-                    line = {"name": name, **{k: getattr(copy, k) for k in _FIELDS}}
-                    file.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
+                    file.write(json.dumps(_line(name, copy), ensure_ascii=False).encode("utf-8") + b"\n")
             os.replace(tmp, self.path)
             info = self.path.stat()
             self._cached = ((info.st_mtime_ns, info.st_size), dict(entries))
@@ -179,13 +191,14 @@ def _listing(new: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def decoded(part: Message) -> str:
-    """A text part decoded with its charset; an unknown or lying charset gives what can be shown."""
-    try:
-        return str(part.get_content())  # type: ignore[attr-defined]
-    except (LookupError, UnicodeError):
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+def _line(name: str, copy: Captured) -> dict[str, object]:
+    return {"name": name, **{k: getattr(copy, k) for k in (*_FIELDS, *_ADDED)}}
+
+
+def _hex(value: str) -> str:
+    """A delivery key as the capture wrote it, or '' (a header someone else wrote is not trusted as one)."""
+    value = value.strip().lower()
+    return value if 2 <= len(value) <= 128 and len(value) % 2 == 0 and all(c in "0123456789abcdef" for c in value) else ""
 
 
 def _address(header: object) -> str:

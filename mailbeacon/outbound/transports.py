@@ -33,7 +33,9 @@ class Outcome:
 
 
 class Transport(Protocol):
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome: ...
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes, delivery: bytes | None = None) -> Outcome:
+        """Hand one copy on; `delivery` is its delivery key (the capture mailbox keeps it: who sent the copy)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -101,7 +103,7 @@ class SmtpTransport:
         self.timeout = timeout
         self._smtp: smtplib.SMTP | None = None
 
-    def send(self, mail_from: str, rcpt_to: list[str], body: bytes) -> Outcome:
+    def send(self, mail_from: str, rcpt_to: list[str], body: bytes, delivery: bytes | None = None) -> Outcome:
         for attempt in (1, 2):  # a kept connection may have been closed by the server meanwhile
             try:
                 smtp = self._connection()

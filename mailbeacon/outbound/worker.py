@@ -117,7 +117,8 @@ class OutboundWorker:
                             transports.for_copy(queued) if queued.mailbox_id is None
                             else await asyncio.to_thread(transports.for_copy, queued)
                         )
-                        outcome = await asyncio.to_thread(transport.send, queued.mail_from, queued.rcpt_to, queued.body)
+                        outcome = await asyncio.to_thread(transport.send, queued.mail_from, queued.rcpt_to, queued.body,
+                                                        queued.delivery_key)
                     except Exception as exc:  # a transport's bug must not end this sender: the copy is retried
                         log.exception("outbound: delivery %s failed unexpectedly", queued.delivery_key.hex())
                         if transport is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from mailbeacon.store.messages import check_delivery_keys, insert_message_row
-from mailbeacon.store.schema import deliveries, links, outbound
+from mailbeacon.store.schema import deliveries, links, messages, outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,3 +265,16 @@ def select_deliveries(conn: Connection, message_id: int) -> list[DeliveryRow]:
 
 def normalise_address(address: str) -> str:
     return address.strip().lower()
+
+
+def select_delivery_senders(conn: Connection, keys: Sequence[bytes], chunk: int = 500) -> dict[bytes, int | None]:
+    """The user whose message each known delivery key belongs to (None: a message of no user)."""
+    found: dict[bytes, int | None] = {}
+    for start in range(0, len(keys), chunk):  # bound the IN list: SQLite caps bound parameters
+        rows = conn.execute(
+            select(deliveries.c.delivery_key, messages.c.user_id)
+            .join(messages, messages.c.id == deliveries.c.message_id)
+            .where(deliveries.c.delivery_key.in_(list(keys[start : start + chunk])))
+        ).all()
+        found.update((bytes(r.delivery_key), r.user_id) for r in rows)
+    return found

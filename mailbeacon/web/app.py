@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from mailbeacon.ingest.health import BoundedPing, assess
 from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
-from mailbeacon.web import unsubscribe, webhooks_api
+from mailbeacon.web import api_docs, unsubscribe, webhooks_api
 from mailbeacon.web.api_guard import ApiCsrfGuard
 from mailbeacon.web.auth import AdminKeyGate
 from mailbeacon.web.context import Web
@@ -104,6 +104,7 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
             *api_contacts.routes(web),
             *api_campaigns.routes(web),
             *openapi.routes(web),
+            *api_docs.routes(web),
             *dashboard.routes(web),
         ],
         exception_handlers={404: not_found},

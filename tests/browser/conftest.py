@@ -42,11 +42,11 @@ def browser() -> Iterator[object]:
             launched.close()
 
 
-def screenshot(page: object, name: str) -> Path:
-    """Save a full-page PNG as a test artefact; returns its path."""
+def screenshot(page: object, name: str, full_page: bool = True) -> Path:
+    """Save a PNG of the whole page (or of the viewport) as a test artefact; returns its path."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    page.screenshot(path=str(path), full_page=full_page)  # type: ignore[attr-defined]
     return path
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,3 +122,11 @@ class Session:
             meta = HTMLParser(response.text).css_first('meta[name="csrf-token"]')
             if meta is not None and meta.attributes.get("content"):
                 self.token = str(meta.attributes["content"])
+
+
+@contextmanager
+def logged_in(url: str, email: str, password: str = PASSWORD) -> Iterator[Session]:
+    """A Session logged in as `email`, closed afterwards."""
+    with Session(url) as session:
+        session.login(email, password)
+        yield session

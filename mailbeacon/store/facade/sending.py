@@ -20,6 +20,7 @@ from mailbeacon.store.outbound import (
     postpone,
     record_outcomes,
     select_deliveries,
+    select_delivery_senders,
 )
 from mailbeacon.store.facade.base import StoreBase
 from mailbeacon.store.sent_copies import NewSentCopy, insert_sent_copy
@@ -99,6 +100,11 @@ class SendingQueries(StoreBase):
     def deliveries_of(self, message_id: int) -> list[DeliveryRow]:
         with self._translated("read deliveries"), self._read() as conn:
             return select_deliveries(conn, message_id)
+
+    def delivery_senders(self, keys: Sequence[bytes]) -> dict[bytes, int | None]:
+        """Whose message each delivery key is (keys the store does not know are left out): who sent a copy."""
+        with self._translated("read deliveries"), self._read() as conn:
+            return select_delivery_senders(conn, keys)
 
     def do_not_track_add(self, address: str, *, user_id: int | None) -> bool:
         """Onto `user_id`'s own list, or (None) the admin-wide one; False if it was on it already."""

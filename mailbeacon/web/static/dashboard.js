@@ -209,7 +209,44 @@
     });
   }
 
+  // --- phone width (issue #13): the menu behind a button, tables as labelled rows --------------
+  function foldMenu() {
+    var bar = document.querySelector(".topbar");
+    var button = document.getElementById("nav-toggle");
+    if (!bar || !button) return;
+    function open(yes) {
+      bar.classList.toggle("open", yes);
+      button.setAttribute("aria-expanded", yes ? "true" : "false");
+    }
+    bar.classList.add("folds");  // only now may CSS hide the menu: without this script it stays in view
+    button.hidden = false;
+    button.addEventListener("click", function () { open(!bar.classList.contains("open")); });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && bar.classList.contains("open")) { open(false); button.focus(); }
+    });
+  }
+
+  function labelCells() {
+    // Each cell carries its column's heading, which the stylesheet shows beside it when rows stack.
+    document.querySelectorAll("table.data").forEach(function (table) {
+      var heads = table.querySelectorAll("thead tr:last-child th");
+      if (!heads.length) return;
+      var labels = Array.prototype.map.call(heads, function (th) {
+        return th.textContent.replace(/[↑↓]/g, "").replace(/\s+/g, " ").trim();
+      });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        if (row.querySelector("th")) return;  // a row with its own heading (a header's name) needs no labels
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (labels[i] && cell.tagName === "TD") cell.setAttribute("data-label", labels[i]);
+        });
+      });
+      table.classList.add("stacks");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    foldMenu();
+    labelCells();
     localiseAll(document);
     var feed = document.getElementById("feed");
     var template = document.getElementById("feed-item-template");
