@@ -71,6 +71,7 @@ class Scan:
     links: list[Tag] = field(default_factory=list)
     images: list[Tag] = field(default_factory=list)
     body_open_end: int | None = None
+    html_open_end: int | None = None
     body_close: int | None = None
     html_close: int | None = None
     head_close: int | None = None
@@ -204,6 +205,8 @@ def scan_html(text: str) -> Scan:
             found.images.append(tag)
         elif name == "body" and found.body_open_end is None:
             found.body_open_end = tag.end
+        elif name == "html" and found.html_open_end is None and not conditional:
+            found.html_open_end = tag.end
     if not found.unterminated and _ends_inside_tag(text):
         found.unterminated = True
     return found
