@@ -104,6 +104,8 @@ def prepare_message(raw: bytes, plan: Plan, recogniser: Tracker) -> Prepared:
     report = Report()
     try:
         parts = _prepare(raw, plan, recogniser, report)
+    except mime.HeaderBlockError as exc:
+        return Prepared(raw, (), _unchanged(raw, SkipReason.MALFORMED_HEADERS, str(exc)).report)
     except mime.MimeError as exc:
         return Prepared(raw, (), _unchanged(raw, SkipReason.MALFORMED_MIME, str(exc)).report)
     except Exception as exc:  # noqa: BLE001 - a tracker must never lose a message

@@ -17,7 +17,14 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*?)(?=\r?\n(?![ \t])|\Z)", re.S | re.M)
 _PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _LINE_END = re.compile(rb"\r?\n")
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _DELIMITER_REST = re.compile(rb"(--)?[ \t]*(?:\r?\n|\Z)")
+# Header lines as Python's email package reads them (feedparser.headerRE), lines broken at CR,
+# LF or CRLF: a field is a name of printable ASCII then ':' right after it, a continuation
+# starts with a space or tab. Any other line, an empty one included, is where it starts the body.
+_FIELD_START = re.compile(rb"[!-9;-~]+:")
+_BLANK_FOLDS = re.compile(rb"(?:[ \t]+(?:\r\n|\r|\n|\Z))+")
+_NOT_A_FIELD = re.compile(rb"[\r\n](?!\n|[ \t]|[!-9;-~]+:)")
 
 SIGNED_TYPES = frozenset(
     {"multipart/signed", "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
@@ -26,6 +33,10 @@ SIGNED_TYPES = frozenset(
 
 class MimeError(ValueError):
     """The structure cannot be trusted; the message must pass unchanged."""
+
+
+class HeaderBlockError(MimeError):
+    """A header block readers split differently (issue #18): where it ends, or which fields it holds."""
 
 
 @dataclass(slots=True)
@@ -80,12 +91,44 @@ def _headers(data: bytes, start: int, end: int) -> tuple[dict[bytes, tuple[int, 
     return found, header_end, body_start
 
 
+def check_header_block(data: bytes, start: int, end: int, separated: bool) -> None:
+    """Raise HeaderBlockError unless every line of data[start:end] is a field or continues one (issue #18).
+
+    `separated`: an empty line follows the block (then data[end:] is its line break, not the block's).
+    Python's email package reports the other shapes as defects (MissingHeaderBodySeparatorDefect,
+    FirstHeaderLineIsContinuationDefect, MisplacedEnvelopeHeaderDefect, a field with no name) and
+    starts the body early or drops a line another reader keeps as a field: the body we would edit
+    is not the one readers show. Allowed: an mbox "From " line first, and lines of spaces before
+    the first field (corpus: flanker-mailgun-pic), which a reader skips or takes as the end of an
+    empty header block; then it shows the whole message as plain text, tracked or not.
+    """
+    pos = start
+    if data.startswith(b"From ", start, end):  # an mbox envelope line, which readers skip
+        line_end = _LINE_BREAK.search(data, start, end)
+        pos = line_end.end() if line_end is not None else end
+    folds = _BLANK_FOLDS.match(data, pos, end)
+    if folds is not None:
+        pos = folds.end()
+    if pos < end and not _FIELD_START.match(data, pos, end):
+        raise HeaderBlockError(_header_defect(data, start, pos, "does not start with a field"))
+    bad = _NOT_A_FIELD.search(data, pos, end)
+    if bad is not None and (separated or bad.end() < end):  # without a separator, the block's own last line break
+        raise HeaderBlockError(_header_defect(data, start, bad.end(), "is neither a field nor a continuation"))
+
+
+def _header_defect(data: bytes, start: int, at: int, what: str) -> str:
+    line = 1 + len(_LINE_BREAK.findall(data, start, at))
+    shown = data[at : at + 40].split(b"\n", 1)[0].decode("latin-1").rstrip("\r")
+    return f"header line {line} ({shown!r}) {what}: readers disagree on where the body starts"
+
+
 def _unfold(data: bytes, span: tuple[int, int]) -> str:
     return re.sub(r"\r?\n[ \t]+", " ", data[span[0] : span[1]].decode("latin-1")).strip()
 
 
 def parse_part(data: bytes, start: int, end: int, path: str, parent: Part | None = None) -> Part:
     headers, header_end, body_start = _headers(data, start, end)
+    check_header_block(data, start, header_end, separated=body_start >= 0)
     default = "message/rfc822" if parent and parent.content_type == "multipart/digest" else "text/plain"
     ctype, params = parse_params(_unfold(data, headers[b"content-type"])) if b"content-type" in headers else (default, {})
     if "/" not in ctype:
