@@ -18,11 +18,11 @@ def _nocase(word: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
 
 
-_NAMES = ("a", "area", "img", "body", "html", "head", "style", "script", "title", "textarea", "xmp")
+_NAMES = ("img", "body", "html", "head", "style", "script", "title", "textarea", "xmp")
 _SCAN = re.compile(
     r"<(!--|!\[endif\]|(?:/(?:"
     + "|".join(_nocase(n) for n in ("body", "html", "head"))
-    + r")|"
+    + r")|[aA](?:[rR][eE][aA])?|"  # <a> and <area> in one branch: one more costs every other tag a try
     + "|".join(_nocase(n) for n in _NAMES)
     + r"|[vV]:[a-zA-Z]+)(?![a-zA-Z0-9:_-]))"
 )
@@ -190,24 +190,24 @@ def scan_html(text: str) -> Scan:
             found.unterminated = True
             break
         pos = tag.end
-        if name in _RAW_TEXT:
+        if name == "a":  # the commonest tags first
+            end = _A_END.search(text, pos)
+            tag.inner_end = end.start() if end else n
+            found.links.append(tag)
+        elif name == "img":
+            found.images.append(tag)
+        elif name in _RAW_TEXT:
             end = _RAW_TEXT[name].search(text, pos)
             if end is None:
                 found.unterminated = True
                 break
             pos = end.start()
-        elif name == "a":
-            end = _A_END.search(text, pos)
-            tag.inner_end = end.start() if end else n
-            found.links.append(tag)
         elif name.startswith("v:") and "href" in tag.attrs:
             tag.inner_end = _vml_inner_end(text, tag, conditional)
             found.links.append(tag)
         elif name == "area" and "href" in tag.attrs:
             tag.inner_end = tag.end  # a void element: its visible text is its alt (read by `attribute`)
             found.links.append(tag)
-        elif name == "img":
-            found.images.append(tag)
         elif name == "body" and found.body_open_end is None:
             found.body_open_end = tag.end
         elif name == "html" and found.html_open_end is None and not conditional:

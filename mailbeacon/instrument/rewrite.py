@@ -77,7 +77,6 @@ def plan_part(
             if recognised is not None and recognised.kind == "open":
                 slots.append(Slot(img.start, img.end, "fixed"))  # our old pixel: removed
 
-    anchors: dict[str, list[tuple[int, LinkReport]]] = {}  # <a> decisions by target, in document order
     found: list[tuple[int, LinkReport]] = []
     # <a> first, so a VML button inside an MSO comment can follow its <a> twin.
     for tag in sorted(scan.links, key=lambda t: t.name != "a"):
@@ -89,9 +88,16 @@ def plan_part(
         was_ours = recognised is not None and recognised.kind == "click"
         if recognised is not None and was_ours:
             target = recognised.target
-        inner = _visible_source(view, original, tag)
+        if tag.name == "area":
+            inner = _alt_text(view.scan, original, tag)
+        else:
+            inner = tag.inner(original)
+            if "<" in inner:
+                inner = strip_tags(inner)
+        if not (view.ascii_is_text and inner.isascii()):
+            inner = decode_span(view, inner)
         link = LinkReport(part.path, tag.name, target, L.visible_text(inner), tracked=False)
-        twin = _twin(anchors.get(target, ()), tag.start) if tag.name.startswith("v:") else None
+        twin = _twin(found, target, tag.start) if tag.name.startswith("v:") else None
         link.reason = _decide(tag, target, inner, link.text, plan, twin, report)
         if link.reason is None:
             link.tracked = True
@@ -101,8 +107,6 @@ def plan_part(
         elif was_ours:
             # Unwrap our old link to where it pointed.
             slots.append(Slot(href.start, href.end, "fixed", text=L.attribute_value(target, href.quote)))
-        if tag.name == "a":
-            anchors.setdefault(target, []).append((tag.start, link))
         found.append((tag.start, link))
     report.links.extend(link for _, link in sorted(found, key=lambda item: item[0]))
 
@@ -132,31 +136,24 @@ def _target_of(view: TextView, original: str, start: int, end: int) -> str:
     return L.browser_url(L.unescape_attribute(raw), view.codec)
 
 
-def _visible_source(view: TextView, original: str, tag: Tag) -> str:
-    """The source of what a reader sees as the link: its content, or an <area>'s alt text (HTML §4.8.14)."""
-    if tag.name == "area":
-        alt = attribute(view.scan, tag, "alt")
-        inner = original[alt.start : alt.end] if alt is not None else ""
-    else:
-        inner = tag.inner(original)
-        if "<" in inner:
-            inner = strip_tags(inner)
-    if not (view.ascii_is_text and inner.isascii()):
-        inner = decode_span(view, inner)
-    return inner
+def _alt_text(scan: str, original: str, tag: Tag) -> str:
+    """The source of an <area>'s alt text: what it shows as a link (HTML §4.8.14)."""
+    alt = attribute(scan, tag, "alt")
+    return original[alt.start : alt.end] if alt is not None else ""
 
 
-def _twin(anchors: Iterable[tuple[int, LinkReport]], start: int) -> LinkReport | None:
-    """The <a> a VML button at `start` duplicates: the first one after it with its target, else the last before.
+def _twin(decided: Iterable[tuple[int, LinkReport]], target: str, start: int) -> LinkReport | None:
+    """The <a> a VML button at `start` duplicates: the first after it with its target, else the last before.
 
     Bulletproof buttons put the VML in `<!--[if mso]>` and the <a> for everyone else
-    right after it (or, less often, right before).
+    right after it (or, less often, right before). Every <a> is decided before any VML.
     """
     before = None
-    for offset, link in anchors:
-        if offset > start:
-            return link
-        before = link
+    for offset, link in decided:
+        if link.target == target and link.tag == "a":
+            if offset > start:
+                return link
+            before = link
     return before
 
 
