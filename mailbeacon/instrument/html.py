@@ -1,7 +1,7 @@
 """A tolerant scanner that finds what tracking edits, as offsets into the original text.
 
 It is not an HTML parser and builds no tree: it jumps from one interesting
-`<` to the next (links, VML buttons, images, <body>), skips comments and raw
+`<` to the next (links, image-map areas, VML buttons, images, <body>), skips comments and raw
 text (<style>, <script>) the way browsers do, and reads MSO conditional
 comments (`<!--[if mso]>...<![endif]-->`) as markup, because Outlook renders
 them. Callers splice new values into the reported spans; everything else
@@ -18,11 +18,11 @@ def _nocase(word: str) -> str:
     return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
 
 
-_NAMES = ("a", "img", "body", "html", "head", "style", "script", "title", "textarea", "xmp")
+_NAMES = ("img", "body", "html", "head", "style", "script", "title", "textarea", "xmp")
 _SCAN = re.compile(
     r"<(!--|!\[endif\]|(?:/(?:"
     + "|".join(_nocase(n) for n in ("body", "html", "head"))
-    + r")|"
+    + r")|[aA](?:[rR][eE][aA])?|"  # <a> and <area> in one branch: one more costs every other tag a try
     + "|".join(_nocase(n) for n in _NAMES)
     + r"|[vV]:[a-zA-Z]+)(?![a-zA-Z0-9:_-]))"
 )
@@ -71,6 +71,7 @@ class Scan:
     links: list[Tag] = field(default_factory=list)
     images: list[Tag] = field(default_factory=list)
     body_open_end: int | None = None
+    html_open_end: int | None = None
     body_close: int | None = None
     html_close: int | None = None
     head_close: int | None = None
@@ -127,14 +128,14 @@ def _quick_attrs(segment: str, offset: int, tag: Tag) -> bool:
     return True
 
 
-def _parse_tag(text: str, name: str, start: int, pos: int) -> Tag | None:
+def _parse_tag(text: str, name: str, start: int, pos: int, wanted: frozenset[str] = WANTED) -> Tag | None:
     end = _TAG_REST.match(text, pos)
     if end is None:
         return None
     tag = Tag(name, start, end.end())
     for m in _ATTR.finditer(text, pos, end.end() - 1):
         attr = m.group(1).lower()
-        if attr not in WANTED or attr in tag.attrs:
+        if attr not in wanted or attr in tag.attrs:
             continue  # HTML5: the first of duplicate attributes wins
         raw = m.group(2)
         if raw is None:
@@ -189,21 +190,28 @@ def scan_html(text: str) -> Scan:
             found.unterminated = True
             break
         pos = tag.end
-        if name in _RAW_TEXT:
+        if name == "a":  # the commonest tags first
+            end = _A_END.search(text, pos)
+            tag.inner_end = end.start() if end else n
+            found.links.append(tag)
+        elif name == "img":
+            found.images.append(tag)
+        elif name in _RAW_TEXT:
             end = _RAW_TEXT[name].search(text, pos)
             if end is None:
                 found.unterminated = True
                 break
             pos = end.start()
-        elif name == "a" or (name.startswith("v:") and "href" in tag.attrs):
-            closer = _A_END if name == "a" else _closer(name)
-            end = closer.search(text, pos)
-            tag.inner_end = end.start() if end else n
+        elif name.startswith("v:") and "href" in tag.attrs:
+            tag.inner_end = _vml_inner_end(text, tag, conditional)
             found.links.append(tag)
-        elif name == "img":
-            found.images.append(tag)
+        elif name == "area" and "href" in tag.attrs:
+            tag.inner_end = tag.end  # a void element: its visible text is its alt (read by `attribute`)
+            found.links.append(tag)
         elif name == "body" and found.body_open_end is None:
             found.body_open_end = tag.end
+        elif name == "html" and found.html_open_end is None and not conditional:
+            found.html_open_end = tag.end
     if not found.unterminated and _ends_inside_tag(text):
         found.unterminated = True
     return found
@@ -224,6 +232,22 @@ def _enclosing_tag_end(text: str, pos: int) -> int:
         return 0
     end = _TAG_REST.match(text, lt + 2)
     return end.end() if end is not None and end.end() > pos else 0
+
+
+def _vml_inner_end(text: str, tag: Tag, conditional: bool) -> int:
+    """Where a VML shape's content ends: at `/>` (VML is XML), its end tag, or its conditional comment's end."""
+    if text.endswith("/>", tag.start, tag.end):
+        return tag.end
+    limit = text.find("<![endif]", tag.end) if conditional else -1
+    limit = len(text) if limit < 0 else limit
+    end = _closer(tag.name).search(text, tag.end, limit)
+    return end.start() if end else limit
+
+
+def attribute(text: str, tag: Tag, name: str) -> Attribute | None:
+    """One attribute of a scanned tag that the scan did not read (`alt` of an <area>)."""
+    again = _parse_tag(text, tag.name, tag.start, tag.start + 1 + len(tag.name), frozenset({name}))
+    return again.attrs.get(name) if again is not None else None
 
 
 def _closer(name: str) -> re.Pattern[str]:

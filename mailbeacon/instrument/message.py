@@ -94,7 +94,7 @@ def instrument_message(raw: bytes, plan: Plan, tracker: Tracker) -> Instrumented
     ...     def recognise(self, url): return None
     >>> raw = b'Content-Type: text/html\r\n\r\n<a href="https://example.com/">Hi</a>'
     >>> instrument_message(raw, Plan(), Numbered()).message.split(b"\r\n\r\n")[1]
-    b'<a href="https://t.test/c/0">Hi</a><img src="https://t.test/o/p.gif" width="1" height="1" alt="" border="0" style="display:block;height:1px;width:1px;border:0;margin:0;padding:0">'
+    b'<a href="https://t.test/c/0">Hi</a><img src="https://t.test/o/p.gif" width="1" height="1" alt="" border="0" style="float:left;clear:both;width:1px;height:1px;margin:-1px -1px 0 0;border:0;padding:0">'
     """
     return prepare_message(raw, plan, tracker).render(tracker)
 
@@ -104,6 +104,8 @@ def prepare_message(raw: bytes, plan: Plan, recogniser: Tracker) -> Prepared:
     report = Report()
     try:
         parts = _prepare(raw, plan, recogniser, report)
+    except mime.HeaderBlockError as exc:
+        return Prepared(raw, (), _unchanged(raw, SkipReason.MALFORMED_HEADERS, str(exc)).report)
     except mime.MimeError as exc:
         return Prepared(raw, (), _unchanged(raw, SkipReason.MALFORMED_MIME, str(exc)).report)
     except Exception as exc:  # noqa: BLE001 - a tracker must never lose a message

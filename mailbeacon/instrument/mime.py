@@ -14,10 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*?)(?=\r?\n(?![ \t])|\Z)", re.S | re.M)
+_HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:([^\r\n]*+(?:(?:\r\n|\r|\n)[ \t][^\r\n]*+)*+)", re.M)
 _PARAM = re.compile(r';\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _LINE_END = re.compile(rb"\r?\n")
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _DELIMITER_REST = re.compile(rb"(--)?[ \t]*(?:\r?\n|\Z)")
+# Header lines as Python's email package reads them (feedparser.headerRE), lines broken at CR,
+# LF or CRLF: a field is a name of printable ASCII then ':' right after it, a continuation
+# starts with a space or tab. Any other line, an empty one included, is where it starts the body.
+# Allowed before the first field: an mbox envelope line, then lines of spaces (see check_header_block).
+_HEADER_BLOCK = re.compile(
+    rb"(?:From [^\r\n]*+(?:\r\n|\r|\n|\Z))?(?:[ \t]++(?:\r\n|\r|\n|\Z))*+"
+    rb"(?:[!-9;-~]++:[^\r\n]*+(?:(?:\r\n|\r|\n)(?:[ \t]|[!-9;-~]++:)[^\r\n]*+)*+)?"
+)
 
 SIGNED_TYPES = frozenset(
     {"multipart/signed", "multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
@@ -26,6 +35,10 @@ SIGNED_TYPES = frozenset(
 
 class MimeError(ValueError):
     """The structure cannot be trusted; the message must pass unchanged."""
+
+
+class HeaderBlockError(MimeError):
+    """A header block readers split differently (issue #18): where it ends, or which fields it holds."""
 
 
 @dataclass(slots=True)
@@ -62,22 +75,60 @@ def parse_params(value: str) -> tuple[str, dict[str, str]]:
     return head.strip().lower(), params
 
 
-def _headers(data: bytes, start: int, end: int) -> tuple[dict[bytes, tuple[int, int]], int, int]:
+def _headers(data: bytes, start: int, end: int) -> tuple[dict[bytes, tuple[int, int]], int, int, bool]:
     """Header name -> value span for the block at data[start:end]; also where it ends.
 
-    The body starts after the first empty line; with none, body start is -1.
+    The body starts after the first empty line; with none, body start is -1. Last: whether
+    the fields follow each other line after line, "Name:" and folds only (else the caller
+    reads the block with check_header_block).
     """
     if data.startswith(b"\n", start) or data.startswith(b"\r\n", start):
         # No headers at all: the body starts after this empty line.
         nl = data.index(b"\n", start) + 1
-        return {}, start, nl
+        return {}, start, nl, True
     match = _HEADER_END.search(data, start, end)
     header_end = match.start() if match else end
     body_start = match.end() if match else -1
     found: dict[bytes, tuple[int, int]] = {}
+    at, sound = start - 1, True
     for m in _HEADER_LINE.finditer(data, start, header_end):
         found.setdefault(m.group(1).lower(), m.span(2))
-    return found, header_end, body_start
+        # A field starts after an LF and its value runs to the end of its line and folds: one or
+        # two bytes (LF, CRLF) after the last one, or the block has other lines; "Name:" unspaced.
+        if m.start() - at not in (1, 2) or m.start(2) != m.end(1) + 1:
+            sound = False
+        at = m.end()
+    if at != header_end and not (body_start < 0 and data[at:header_end] in (b"\n", b"\r\n", b"\r")):
+        sound = False
+    return found, header_end, body_start, sound
+
+
+def check_header_block(data: bytes, start: int, end: int, separated: bool) -> None:
+    """Raise HeaderBlockError unless every line of data[start:end] is a field or continues one (issue #18).
+
+    The exact reading, for the blocks `_headers` did not find sound (few: it is slower).
+    `separated`: an empty line follows the block (then data[end:] is its line break, not the block's).
+    Python's email package reports the other shapes as defects (MissingHeaderBodySeparatorDefect,
+    FirstHeaderLineIsContinuationDefect, MisplacedEnvelopeHeaderDefect, a field with no name) and
+    starts the body early or drops a line another reader keeps as a field: the body we would edit
+    is not the one readers show. Allowed: an mbox "From " line first, and lines of spaces before
+    the first field (corpus: flanker-mailgun-pic), which a reader skips or takes as the end of an
+    empty header block; then it shows the whole message as plain text, tracked or not.
+    """
+    full = _HEADER_BLOCK.match(data, start, end)
+    at = full.end() if full is not None else start
+    if separated and data.endswith((b"\r", b"\n"), start, end):
+        at = end  # an empty line before the separator: Python's body starts there
+    elif at == end or (not separated and data[at:end] in (b"\r\n", b"\n", b"\r")):
+        return  # without a separator, the block's own last line break is no line
+    line = _LINE_BREAK.match(data, at, end)
+    raise HeaderBlockError(_header_defect(data, start, line.end() if line is not None else at))
+
+
+def _header_defect(data: bytes, start: int, at: int) -> str:
+    line = 1 + len(_LINE_BREAK.findall(data, start, at))
+    shown = _LINE_BREAK.split(data[at : at + 40], maxsplit=1)[0].decode("latin-1")
+    return f"header line {line} ({shown!r}) is neither a field nor a continuation: readers disagree on where the body starts"
 
 
 def _unfold(data: bytes, span: tuple[int, int]) -> str:
@@ -85,7 +136,9 @@ def _unfold(data: bytes, span: tuple[int, int]) -> str:
 
 
 def parse_part(data: bytes, start: int, end: int, path: str, parent: Part | None = None) -> Part:
-    headers, header_end, body_start = _headers(data, start, end)
+    headers, header_end, body_start, sound = _headers(data, start, end)
+    if not sound:
+        check_header_block(data, start, header_end, separated=body_start >= 0)
     default = "message/rfc822" if parent and parent.content_type == "multipart/digest" else "text/plain"
     ctype, params = parse_params(_unfold(data, headers[b"content-type"])) if b"content-type" in headers else (default, {})
     if "/" not in ctype:

@@ -23,6 +23,7 @@ class SkipReason(enum.StrEnum):
     UNSUPPORTED_CHARSET = "charset is not ASCII-compatible"
     UNKNOWN_TRANSFER_ENCODING = "unknown Content-Transfer-Encoding"
     MALFORMED_MIME = "malformed MIME"
+    MALFORMED_HEADERS = "malformed header block"
     TOO_LARGE = "HTML part too large"
     EMPTY = "HTML part has no body"
     UNTERMINATED = "HTML ends inside an unfinished comment or tag: no safe place for the pixel"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from mailbeacon.instrument import links as L
 from mailbeacon.instrument.charsets import TextView, decode_span
-from mailbeacon.instrument.html import Tag, scan_html, strip_tags
+from mailbeacon.instrument.html import Tag, attribute, scan_html, strip_tags
 from mailbeacon.instrument.plan import Plan
 from mailbeacon.events import HONEYPOT_LINK, HONEYPOT_TARGET
 from mailbeacon.instrument.pixel import CLIP_LIMIT, honeypot_tag, is_xhtml, pixel_tag, place_pixel
@@ -76,7 +77,6 @@ def plan_part(
             if recognised is not None and recognised.kind == "open":
                 slots.append(Slot(img.start, img.end, "fixed"))  # our old pixel: removed
 
-    decided: dict[str, LinkReport] = {}
     found: list[tuple[int, LinkReport]] = []
     # <a> first, so a VML button inside an MSO comment can follow its <a> twin.
     for tag in sorted(scan.links, key=lambda t: t.name != "a"):
@@ -88,13 +88,17 @@ def plan_part(
         was_ours = recognised is not None and recognised.kind == "click"
         if recognised is not None and was_ours:
             target = recognised.target
-        inner = tag.inner(original)
-        if "<" in inner:
-            inner = strip_tags(inner)
+        if tag.name == "area":
+            inner = _alt_text(view.scan, original, tag)
+        else:
+            inner = tag.inner(original)
+            if "<" in inner:
+                inner = strip_tags(inner)
         if not (view.ascii_is_text and inner.isascii()):
             inner = decode_span(view, inner)
         link = LinkReport(part.path, tag.name, target, L.visible_text(inner), tracked=False)
-        link.reason = _decide(tag, target, inner, link.text, plan, decided, report)
+        twin = _twin(found, target, tag.start) if tag.name.startswith("v:") else None
+        link.reason = _decide(tag, target, inner, link.text, plan, twin, report)
         if link.reason is None:
             link.tracked = True
             link.link = index.of(target)
@@ -103,8 +107,6 @@ def plan_part(
         elif was_ours:
             # Unwrap our old link to where it pointed.
             slots.append(Slot(href.start, href.end, "fixed", text=L.attribute_value(target, href.quote)))
-        if tag.name == "a":
-            decided.setdefault(target, link)
         found.append((tag.start, link))
     report.links.extend(link for _, link in sorted(found, key=lambda item: item[0]))
 
@@ -134,13 +136,34 @@ def _target_of(view: TextView, original: str, start: int, end: int) -> str:
     return L.browser_url(L.unescape_attribute(raw), view.codec)
 
 
+def _alt_text(scan: str, original: str, tag: Tag) -> str:
+    """The source of an <area>'s alt text: what it shows as a link (HTML §4.8.14)."""
+    alt = attribute(scan, tag, "alt")
+    return original[alt.start : alt.end] if alt is not None else ""
+
+
+def _twin(decided: Iterable[tuple[int, LinkReport]], target: str, start: int) -> LinkReport | None:
+    """The <a> a VML button at `start` duplicates: the first after it with its target, else the last before.
+
+    Bulletproof buttons put the VML in `<!--[if mso]>` and the <a> for everyone else
+    right after it (or, less often, right before). Every <a> is decided before any VML.
+    """
+    before = None
+    for offset, link in decided:
+        if link.target == target and link.tag == "a":
+            if offset > start:
+                return link
+            before = link
+    return before
+
+
 def _decide(
     tag: Tag,
     target: str,
     text: str,
     shown: str,
     plan: Plan,
-    decided: dict[str, LinkReport],
+    twin: LinkReport | None,
     report: Report,
 ) -> SkipReason | None:
     reason = L.why_not_trackable(target)
@@ -150,7 +173,6 @@ def _decide(
         return SkipReason.NOTRACK_ATTRIBUTE
     if target == HONEYPOT_TARGET:
         return SkipReason.HONEYPOT  # an earlier message's trap, quoted: inert now
-    twin = decided.get(target) if tag.name != "a" else None
     if twin is not None:
         # A VML button follows the decision for its <a> twin (same target).
         return twin.reason

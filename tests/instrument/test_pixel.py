@@ -71,3 +71,42 @@ def test_foreign_tracking_pixels_are_left_alone() -> None:
     out = body_of(html)
     assert 'src="https://list-manage.example/track/open.php?u=1"' in out
     assert len(PIXEL.findall(out)) == 1
+
+
+# The pixel as earlier versions wrote it (issue #18 changed its style): still ours, still replaced.
+EARLIER_PIXELS = [
+    '<img src="https://t.test/o/1.gif" width="1" height="1" alt="" border="0" '
+    'style="display:block;height:1px;width:1px;border:0;margin:0;padding:0">',
+    '<img src="https://t.test/o/1.gif" width="1" height="1" alt="" border="0" '
+    'style="display:block;height:1px;width:1px;border:0;margin:0;padding:0" />',
+]
+
+
+def test_the_pixel_takes_no_room_and_opens_no_line() -> None:
+    (tag,) = PIXEL.findall(body_of("<html><body>Hi</body></html>"))
+    style = tag.split('style="', 1)[1].split('"', 1)[0]
+    assert "float:left" in style and "clear:both" in style and "margin:-1px -1px 0 0" in style
+    for hiding in ("display:none", "position:", "width:0", "height:0", "visibility"):
+        assert hiding not in style
+
+
+def test_pixels_of_earlier_versions_are_replaced_by_todays() -> None:
+    original = '<html><body><a href="https://example.com/">Pricing</a></body></html>'
+    today = body_of(original, delivery=2)
+    (current,) = PIXEL.findall(body_of(original, delivery=1))
+    for earlier in EARLIER_PIXELS:
+        for where in ("end", "top"):
+            once = body_of(original, delivery=1).replace(current, "")
+            old = once.replace("</body>", earlier + "</body>") if where == "end" else once.replace("<body>", "<body>" + earlier)
+            assert body_of(old, delivery=2) == today, (earlier, where)
+    assert body_of(today, delivery=2) == today, "instrumenting twice differs from once"
+
+
+def test_at_the_top_without_body_or_head_the_pixel_goes_after_the_doctype() -> None:
+    # Anything before <!DOCTYPE> puts the page in quirks mode (HTML §13.2.6.4.1).
+    out = body_of("<!DOCTYPE html>\n<!-- x --><p>Hi</p>", Plan(pixel_at_top=True))
+    assert out.startswith("<!DOCTYPE html>\n<!-- x --><img ")
+    out = body_of('<!DOCTYPE html><html lang="en"><p>Hi</p></html>', Plan(pixel_at_top=True))
+    assert out.startswith('<!DOCTYPE html><html lang="en"><img ')
+    out = body_of("<p>Hi</p>", Plan(pixel_at_top=True))
+    assert out.startswith("<img ")

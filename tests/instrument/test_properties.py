@@ -297,19 +297,20 @@ class Doc:
     def expected(self, plan: Plan) -> list[tuple[str, str, SkipReason | None]]:
         """(tag, target, reason) for every link, in document order, as a browser sees them."""
         reasons: dict[int, SkipReason | None] = {}
-        decided: dict[str, SkipReason | None] = {}
         for n, link in enumerate(self.links):
             if link.tag == "a":
                 reasons[n] = _reason(link, plan, ...)
-                decided.setdefault(link.href.target, reasons[n])
         for n, link in enumerate(self.links):
             if link.tag != "a":
-                reasons[n] = _reason(link, plan, decided.get(link.href.target, ...))
+                # The <a> of the same button: the first after the VML with its target, else the last before.
+                same = [m for m, a in enumerate(self.links) if a.tag == "a" and a.href.target == link.href.target]
+                twin = next((m for m in same if m > n), same[-1] if same else None)
+                reasons[n] = _reason(link, plan, ... if twin is None else reasons[twin])
         return [(link.tag, link.href.target, reasons[n]) for n, link in enumerate(self.links)]
 
 
 def _reason(link: Link, plan: Plan, twin: SkipReason | None | EllipsisType) -> SkipReason | None:
-    """`twin`: the decision for the first <a> with the same target (`...`: none, or this is an <a>)."""
+    """`twin`: the decision for the VML button's <a> twin (`...`: none, or this is an <a>)."""
     if link.href.reason is not None:
         return link.href.reason
     if link.notrack:
