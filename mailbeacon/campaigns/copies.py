@@ -58,6 +58,8 @@ class MadeCopy:
     opens_tracked: bool
     clicks_tracked: bool
     untracked_reason: str | None
+    subject: str = ""
+    """The subject as this contact's copy carries it, unencoded: what their feed items show (issue #13)."""
 
 
 class CopyMaker:
@@ -92,10 +94,11 @@ class CopyMaker:
         skeleton = self._skeleton(marked) if marked is not None else None
         rendered = self._template.render(member, self._placeholder, html=skeleton is None)
         unsubscribe = unsubscribe_url(campaign.base_url, self._keyring, member.id, campaign.id)
+        subject = rendered.subject.replace(self._placeholder, unsubscribe)
         headers = [
             ("From", self._sender.header),
             ("To", ascii_address(member.email) or member.email),  # an IDN domain as the envelope will have it
-            ("Subject", self._subject(rendered.subject.replace(self._placeholder, unsubscribe))),
+            ("Subject", self._subject(subject)),
             ("Date", date),
             ("Message-ID", f"<{delivery.hex()}.c{campaign.id}@{self._sender.domain}>"),
             *unsubscribe_headers(unsubscribe),
@@ -117,7 +120,7 @@ class CopyMaker:
         body = compose(headers=headers, html=part, text=text, boundary=self._boundary)
         if self._dkim is not None:
             body = self._dkim.sign(body)
-        return MadeCopy(delivery, body, opens, clicks, reason)
+        return MadeCopy(delivery, body, opens, clicks, reason, subject)
 
     def _track(self, prepared: Prepared, delivery: bytes, do_not_track: bool) -> tuple[bytes, bool, bool, str | None]:
         if do_not_track:

@@ -3,9 +3,10 @@
 `mailbeacon campaign send` queues in the terminal; a campaign started from the dashboard is
 queued the same way (`CampaignSender`, a batch per transaction with its compare-and-set
 cursor) in a background thread of the server process that took the form, and the outbound
-worker delivers it. Stopping the server stops the thread between two batches; the cursor
-lets the dashboard's Resume (or `mailbeacon campaign resume NAME`) go on without mailing
-anyone twice.
+worker delivers it. Stopping the server, or pausing or cancelling the campaign (from
+anywhere: the thread looks before each batch), stops the thread between two batches; the
+cursor lets the dashboard's Resume (or `mailbeacon campaign resume NAME`) go on without
+mailing anyone twice.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class CampaignRunner:
             outcome = RunOutcome(render_errors=len(progress.errors))
             if progress.stopped:
                 outcome = RunOutcome("the server stopped before every copy was queued: resume it", len(progress.errors))
-        except MailbeaconError as exc:  # cancelled, raced by another run, the database gone for a minute
+        except MailbeaconError as exc:  # raced by another run, the database gone for a minute
             log.warning("campaign %s stopped: %s", campaign.name, exc)
             outcome = RunOutcome(str(exc))
         except Exception:  # noqa: BLE001 - a thread reports, it must not die silently

@@ -73,6 +73,11 @@ class Progress:
     """(address, error) of members skipped because their copy could not be rendered, this run."""
     done: bool = False
     stopped: bool = False
+    """`should_stop()` said so (Ctrl-C, a stopping server)."""
+    paused: bool = False
+    """The campaign was paused (the dashboard, the API, `mailbeacon campaign pause`): resume goes on."""
+    cancelled: bool = False
+    """The campaign was cancelled: nothing more is queued."""
 
 
 def open_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRow, bool]:
@@ -111,16 +116,26 @@ def open_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRow, bool]:
     return resumable(store, existing, spec.rate), True
 
 
-def resumable(store: Store, campaign: CampaignRow, rate: float | None = None) -> CampaignRow:
-    """The campaign, ready to go on (with a new rate if one is given); CampaignError if it was cancelled."""
+def resumable(store: Store, campaign: CampaignRow, rate: float | None = None, unpause: bool = False) -> CampaignRow:
+    """The campaign, ready to go on (with a new rate if one is given, its pause lifted if `unpause`);
+    CampaignError if it was cancelled, or is paused and not `unpause`."""
     if campaign.status == "cancelled":
         raise CampaignError(f"campaign {campaign.name!r} was cancelled; it cannot be resumed")
+    changed = False
+    if campaign.paused_at is not None:
+        if not unpause:
+            raise CampaignError(f"campaign {campaign.name!r} is paused; `mailbeacon campaign resume {campaign.name}` "
+                                "goes on with it")
+        changed = store.resume_campaign(campaign.id)
     if rate is not None and rate != campaign.rate:
         store.set_campaign_rate(campaign.id, rate)
-        found = store.campaign(campaign.id)
-        assert found is not None
-        return found
-    return campaign
+        changed = True
+    if not changed:
+        return campaign
+    found = store.campaign(campaign.id)
+    if found is None or found.status == "cancelled":
+        raise CampaignError(f"campaign {campaign.name!r} was cancelled; it cannot be resumed")
+    return found
 
 
 class CampaignSender:
@@ -146,7 +161,8 @@ class CampaignSender:
 
     def run(self, should_stop: Callable[[], bool] = lambda: False,
             on_batch: Callable[[Progress], None] = lambda progress: None) -> Progress:
-        """Queue batches until the list is done or `should_stop()` says so between two of them."""
+        """Queue batches until the list is done, or `should_stop()` says so, or the campaign is paused or
+        cancelled (checked before each batch, and by the batch's write itself)."""
         campaign = self._campaign
         store = self._store
         links = CampaignLinks(store.campaign_links(campaign.message_id))
@@ -157,15 +173,20 @@ class CampaignSender:
         if campaign.status != "sending":
             progress.done = True
             return progress
+        last_due = store.campaign_last_due(campaign.id) if campaign.rate is not None else None
+        if campaign.rate is not None and last_due is not None:  # after a pause: behind the copies still waiting
+            pace = (max(pace[0], last_due + 1 / campaign.rate), index)
         while True:
             if should_stop():
                 progress.stopped = True
                 return progress
+            if self._halted(progress):
+                return progress
             members = store.members_after(campaign.list_id, cursor, self._batch, include_unsubscribed=True)
             if not members:
                 if not patiently(lambda: store.campaign_queued(campaign.id, cursor), WRITE_PATIENCE):
-                    self._raced(cursor)
-                progress.done = True
+                    self._raced(cursor, progress)
+                progress.done = not (progress.cancelled or progress.paused)
                 on_batch(progress)
                 return progress
             now = self._clock()
@@ -188,29 +209,38 @@ class CampaignSender:
                     (campaign.started_at or now) + (index + len(copies)) / campaign.rate,
                 )
                 copies.append(CampaignCopy(member.id, made.delivery_key, member.email, made.body, made.opens_tracked,
-                                           made.clicks_tracked, made.untracked_reason, due))
+                                           made.clicks_tracked, made.untracked_reason, due, made.subject))
             batch = CampaignBatch(
                 campaign_id=campaign.id, after=cursor, cursor=members[-1].id, mail_from=self._sender.address,
                 copies=copies, skips=skips, links=links.take_new(),
             )
-            if not patiently(lambda: store.queue_campaign_batch(batch), WRITE_PATIENCE):
-                self._raced(cursor, batch)
+            if not patiently(lambda: store.queue_campaign_batch(batch), WRITE_PATIENCE) \
+                    and not self._raced(cursor, progress, batch):
+                return progress  # paused or cancelled while this batch was made: it is dropped, resume redoes it
             cursor, index = batch.cursor, index + len(copies)
             progress.queued += len(copies)
             progress.skipped += len(skips)
             progress.total = max(progress.total, progress.queued + progress.skipped)
             on_batch(progress)
 
-    def _raced(self, cursor: int, batch: CampaignBatch | None = None) -> None:
-        """The write found the cursor elsewhere: unless it was this very write landing before an error
-        was reported, another run is sending this campaign (or it was cancelled): stop."""
+    def _halted(self, progress: Progress) -> bool:
+        """The campaign was paused or cancelled elsewhere (issue #13): say so in `progress`; True to stop."""
+        now = self._store.campaign(self._campaign.id)
+        progress.cancelled = now is None or now.status == "cancelled"
+        progress.paused = now is not None and now.paused_at is not None
+        return progress.cancelled or progress.paused
+
+    def _raced(self, cursor: int, progress: Progress, batch: CampaignBatch | None = None) -> bool:
+        """The write found the campaign changed. True if it was this very write, landing before an error was
+        reported, or (at the list's end) another run finished it; False if the campaign was paused or cancelled
+        meanwhile (`progress` says which); otherwise another run is sending it: CampaignError."""
         now = self._store.campaign(self._campaign.id)
         if batch is not None and now is not None and now.cursor == batch.cursor:
-            return  # our own write, committed after all
-        if now is not None and now.status == "cancelled":
-            raise CampaignError(f"campaign {now.name!r} was cancelled meanwhile; nothing more is queued")
+            return True  # our own write, committed after all
+        if self._halted(progress):
+            return False
         if batch is None and now is not None and now.status != "sending":
-            return  # finished by the other run: nothing left to do
+            return True  # finished by the other run: nothing left to do
         raise CampaignError(
             f"another run is queueing campaign {self._campaign.name!r} (its cursor moved from {cursor}); "
             "this one stops, the other goes on"

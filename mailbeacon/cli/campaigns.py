@@ -1,4 +1,4 @@
-"""`mailbeacon campaign`: preview a copy, send a campaign (and resume it), see how far campaigns got."""
+"""`mailbeacon campaign`: preview a copy, send a campaign (pause, resume, cancel it), see how far campaigns got."""
 
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ dkim_options = [
 run_options = [
     click.option("--rate", default=None, help="At most this many copies a second leave the queue: 10, 10/s, 600/min, "
                  "20000/h (default: as fast as the upstream takes them)."),
-    click.option("--wait", is_flag=True, help="After queueing, show delivery until every copy is sent or bounced."),
+    click.option("--wait", is_flag=True, help="After queueing, show delivery until every copy is sent or bounced, "
+                 "or only copies waiting for a retry are left (exit status 75)."),
     click.option("--batch", default=250, type=click.IntRange(1, 5000), hidden=True, envvar="MAILBEACON_CAMPAIGN_BATCH",
                  help="Members queued per transaction."),
     click.option("--stall-warning", "stall", default=30.0, type=float, hidden=True,
@@ -120,7 +121,17 @@ def campaign_send(
     on the same data delivers them. Stopped anywhere (Ctrl-C, a crash, kill -9), the
     same command, or `mailbeacon campaign resume NAME`, goes on where it stopped:
     nobody gets two copies. A name already used with other templates, list, subject
-    or sender is refused.
+    or sender is refused. `mailbeacon campaign pause NAME` (or the dashboard, or the
+    API) stops it between two batches and holds the copies not sent yet.
+
+    \b
+    Exit status:
+      0    every member queued (with --wait: every copy sent or bounced)
+      1    an error (the message says what to do)
+      3    the campaign was paused meanwhile (resume it to go on)
+      4    the campaign was cancelled meanwhile
+      75   with --wait: only copies waiting for a retry are left (the server retries them)
+      130  stopped by Ctrl-C (resume it to go on)
     """
     from mailbeacon.campaigns.sending import CampaignSpec, open_campaign
     from mailbeacon.campaigns.templates import read_source
@@ -147,12 +158,54 @@ def campaign_resume(
     name: str, rate: str | None, wait: bool, batch: int, stall: float, data_dir: Path, db_url: str | None,
     dkim_key: Path | None, dkim_selector: str | None, dkim_domain: str | None,
 ) -> None:
-    """Go on queueing campaign NAME where it stopped, with its stored templates (and a new --rate if given)."""
+    """Go on with campaign NAME where it stopped or was paused: its held copies go out, and the rest of
+    the list is queued here, with its stored templates (and a new --rate if given). Exit status as for
+    `campaign send`."""
     from mailbeacon.campaigns.sending import resumable
 
     with open_store(data_dir, db_url) as store:
-        row = resumable(store, _campaign_named(store, name), _parse_rate(rate))
+        found = _campaign_named(store, name)
+        row = resumable(store, found, _parse_rate(rate), unpause=True)
+        if found.paused_at is not None:
+            click.echo(f"campaign {name}: resumed; its held copies go out again")
         _send(store, row, True, data_dir, db_url, wait, batch, stall, dkim_key, dkim_selector, dkim_domain)
+
+
+@campaign.command("pause")
+@click.argument("name")
+@data_option
+@db_option
+def campaign_pause(name: str, data_dir: Path, db_url: str | None) -> None:
+    """Pause campaign NAME: nothing more is queued (the sender stops before its next batch, wherever it
+    runs) and its copies queued but not sent yet are held; `campaign resume NAME` sends them."""
+    from mailbeacon.campaigns import control
+
+    with open_store(data_dir, db_url) as store:
+        found = _campaign_named(store, name)
+        row = control.pause(store, found)
+        progress = store.campaign_progress(row.id)
+    assert progress is not None
+    if found.paused_at is not None:
+        click.echo(f"campaign {name} was paused already")
+    click.echo(f"campaign {name}: paused; {progress.sent} sent, {progress.pending} held "
+               f"(copies a sender had taken already still go out); go on with: mailbeacon campaign resume {name}")
+
+
+@campaign.command("cancel")
+@click.argument("name")
+@data_option
+@db_option
+def campaign_cancel(name: str, data_dir: Path, db_url: str | None) -> None:
+    """Cancel campaign NAME for good: nothing more is queued, and its copies queued but not sent yet are
+    withdrawn (never sent; the report counts them as withdrawn). It cannot be resumed."""
+    from mailbeacon.campaigns import control
+
+    with open_store(data_dir, db_url) as store:
+        row = control.cancel(store, _campaign_named(store, name))
+        progress = store.campaign_progress(row.id)
+    assert progress is not None
+    click.echo(f"campaign {name}: cancelled; {progress.sent} sent, {progress.bounced} bounced, "
+               f"{progress.withdrawn} withdrawn" + (f", {progress.pending} being sent now" if progress.pending else ""))
 
 
 def _send(
@@ -163,7 +216,16 @@ def _send(
 
     from mailbeacon import service
     from mailbeacon.campaigns.sending import CampaignSender
-    from mailbeacon.cli.sendview import INTERRUPTED, queue_with_progress, wait_for_delivery
+    from mailbeacon.cli.sendview import (
+        CANCELLED,
+        INTERRUPTED,
+        PAUSED,
+        RETRYING,
+        copies,
+        queue_with_progress,
+        retry_note,
+        wait_for_delivery,
+    )
 
     settings = service.Settings(data_dir=data_dir, db_url=db_url, dkim_key=dkim_key, dkim_selector=dkim_selector,
                                 dkim_domain=dkim_domain)
@@ -181,10 +243,28 @@ def _send(
         click.echo(f"campaign {row.name}: stopped between two batches, {result.queued} queued and {result.skipped} "
                    f"skipped so far; go on with: mailbeacon campaign resume {row.name}", err=True)
         raise SystemExit(INTERRUPTED)
-    click.echo(f"campaign {row.name}: {result.queued} copies queued, {result.skipped} members skipped")
+    if result.paused or result.cancelled:
+        how = "paused" if result.paused else "cancelled"
+        click.echo(f"campaign {row.name} was {how} meanwhile: {copies(result.queued)} queued and {result.skipped} "
+                   f"skipped so far" + (f"; go on with: mailbeacon campaign resume {row.name}" if result.paused else ""),
+                   err=True)
+        raise SystemExit(PAUSED if result.paused else CANCELLED)
+    click.echo(f"campaign {row.name}: {copies(result.queued)} queued, {result.skipped} members skipped")
     if wait:
-        final = wait_for_delivery(store, row, console, stall)
+        waited = wait_for_delivery(store, row, console, stall)
+        final = waited.progress
         click.echo(f"campaign {row.name}: {final.sent} sent, {final.bounced} bounced")
+        if waited.ending == "retrying":
+            click.echo(f"campaign {row.name}: {retry_note(final)}; the running `mailbeacon serve` retries "
+                       f"{'it' if final.retrying == 1 else 'them'} (mailbeacon campaign status {row.name})")
+            raise SystemExit(RETRYING)
+        if waited.ending == "paused":
+            click.echo(f"campaign {row.name} was paused: {copies(final.pending)} held; they go out after "
+                       f"mailbeacon campaign resume {row.name}", err=True)
+            raise SystemExit(PAUSED)
+        if waited.ending == "cancelled":
+            click.echo(f"campaign {row.name} was cancelled: {copies(final.withdrawn)} withdrawn, never sent", err=True)
+            raise SystemExit(CANCELLED)
 
 
 @campaign.command("list")
@@ -201,7 +281,7 @@ def campaign_list(as_json: bool, data_dir: Path, db_url: str | None) -> None:
             click.echo(json.dumps(_status(found)))
             continue
         c = found.campaign
-        click.echo(f"{c.name}\t{c.status}\t{c.queued}/{c.total} queued\t{found.sent} sent\t{found.bounced} bounced"
+        click.echo(f"{c.name}\t{_status(found)['status']}\t{c.queued}/{c.total} queued\t{found.sent} sent\t{found.bounced} bounced"
                    f"\tsince {when(c.created_at)}")
     if not rows and not as_json:
         click.echo("no campaigns yet: mailbeacon campaign send --name NAME --list LIST --template FILE.html ...")
@@ -214,6 +294,8 @@ def campaign_list(as_json: bool, data_dir: Path, db_url: str | None) -> None:
 @db_option
 def campaign_status(name: str, as_json: bool, data_dir: Path, db_url: str | None) -> None:
     """How far campaign NAME got: queued, sent, bounced and pending copies, skipped members and why."""
+    from mailbeacon.cli.sendview import retry_note
+
     with open_store(data_dir, db_url) as store:
         found = store.campaign_progress(_campaign_named(store, name).id)
         assert found is not None
@@ -223,27 +305,35 @@ def campaign_status(name: str, as_json: bool, data_dir: Path, db_url: str | None
         click.echo(json.dumps(status))
         return
     c = found.campaign
-    click.echo(f"campaign {c.name}: {c.status}")
+    click.echo(f"campaign {c.name}: {status['status']}")
     click.echo(f"  {c.total} members, {c.queued} queued, {c.skipped} skipped; {found.sent} sent, {found.bounced} "
-               f"bounced, {found.pending} pending ({found.retrying} retrying)")
+               f"bounced, {found.pending} pending ({found.retrying} retrying)"
+               + (f", {found.withdrawn} withdrawn" if found.withdrawn else ""))
+    if found.retrying:
+        click.echo(f"  {retry_note(found)}")
     click.echo(f"  rate: {'as fast as it goes' if c.rate is None else f'{c.rate:g}/s'}; message {c.message_id}")
-    for label, at in (("started", c.started_at), ("queued", c.queued_at), ("finished", c.finished_at)):
+    for label, at in (("started", c.started_at), ("queued", c.queued_at), ("paused", c.paused_at),
+                      ("finished", c.finished_at)):
         if at is not None:
             click.echo(f"  {label} {when(at)}")
     for email, reason in skips:
         click.echo(f"  skipped {email}: {reason}")
-    if c.status == "sending":
+    if c.paused_at is not None:
+        click.echo(f"  paused: mailbeacon campaign resume {c.name} goes on")
+    elif c.status == "sending":
         click.echo(f"  not all queued yet: mailbeacon campaign resume {c.name}")
 
 
 def _status(found: CampaignProgress) -> dict[str, object]:
     c = found.campaign
     return {
-        "name": c.name, "status": c.status, "list_id": c.list_id, "message_id": c.message_id, "total": c.total,
+        "name": c.name, "status": "paused" if c.paused_at is not None and c.status in ("sending", "queued") else c.status,
+        "list_id": c.list_id, "message_id": c.message_id, "total": c.total,
         "queued": c.queued, "skipped": c.skipped, "sent": found.sent, "bounced": found.bounced,
-        "pending": found.pending, "retrying": found.retrying, "rate": c.rate, "cursor": c.cursor,
+        "pending": found.pending, "retrying": found.retrying, "withdrawn": found.withdrawn,
+        "next_retry_at": found.next_retry_at, "retry_reply": found.retry_reply, "rate": c.rate, "cursor": c.cursor,
         "created_at": c.created_at, "started_at": c.started_at, "queued_at": c.queued_at,
-        "finished_at": c.finished_at,
+        "finished_at": c.finished_at, "paused_at": c.paused_at,
     }
 
 

@@ -72,11 +72,12 @@ def show(r: dict[str, Any], console: Console) -> None:
     from rich.text import Text
 
     p, o, c, rates = r["progress"], r["opens"], r["clicks"], r["rates"]
+    withdrawn = f", {p['withdrawn']:,} withdrawn by the cancel" if p["withdrawn"] else ""
     console.print(Text.assemble(("campaign ", "bold"), (r["name"], "bold"), f"  {r['status']}"))
-    console.print(Text(f"{r['subject']}  ·  from {r['from']}  ·  list {r['list']['name']}  ·  "
+    console.print(Text(f"subject template: {r['subject']}  ·  from {r['from']}  ·  list {r['list']['name']}  ·  "
                        f"started {when(r['started_at'] or r['created_at'])}"))
     console.print(Text(f"{p['total']:,} members: {p['queued']:,} copies ({p['sent']:,} sent, {p['bounced']:,} bounced, "
-                       f"{p['pending']:,} pending), {p['skipped']:,} skipped; {pct(p['done'])} done"))
+                       f"{p['pending']:,} pending{withdrawn}), {p['skipped']:,} skipped; {pct(p['done'])} done"))
     headline = _table("Opens and clicks", ("", "human", "raw"))
     headline.add_row("opened (unique)", f"{o['unique_human']:,}  {pct(rates['open'])}",
                      f"{o['unique']:,}  {pct(rates['open_raw'])}")

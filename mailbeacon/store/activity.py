@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mailbeacon.store.hourly import Judged, count_verdicts
 from mailbeacon.store.schema import (
+    campaigns,
     delivery_activity,
     deliveries,
     events,
@@ -59,6 +60,8 @@ class DeliveryFacts:
     sent_at: float | None = None
     """When the copy was queued (or instrumented)."""
     submitted_from: str | None = None
+    subject: str | None = None
+    """The copy's own subject (a campaign's, rendered); None: the message's."""
 
 
 @dataclass(slots=True)
@@ -217,14 +220,14 @@ def _facts(conn: Connection, keys: list[bytes]) -> dict[bytes, DeliveryFacts]:
     rows = conn.execute(
         select(
             deliveries.c.delivery_key, deliveries.c.message_id, messages.c.user_id, deliveries.c.recipient,
-            deliveries.c.accepted_at, deliveries.c.created_at, messages.c.submitted_from,
+            deliveries.c.accepted_at, deliveries.c.created_at, messages.c.submitted_from, deliveries.c.subject,
         )
         .join(messages, messages.c.id == deliveries.c.message_id)
         .where(deliveries.c.delivery_key.in_(keys))
     ).all()
     found = {
         bytes(r.delivery_key): DeliveryFacts(
-            r.message_id, r.user_id, r.recipient, r.accepted_at, r.created_at, r.submitted_from
+            r.message_id, r.user_id, r.recipient, r.accepted_at, r.created_at, r.submitted_from, r.subject
         )
         for r in rows
     }
@@ -291,7 +294,7 @@ def _write_feed(conn: Connection, batch: Batch, judged: Sequence[Verdict]) -> No
         facts = batch.facts.get(keys.get(v.event_id, b""), DeliveryFacts())
         rows.append({
             "event_id": v.event_id, "user_id": facts.user_id, "message_id": facts.message_id,
-            "recipient": facts.recipient, "notice": v.notice, "gap": v.gap,
+            "recipient": facts.recipient, "notice": v.notice, "gap": v.gap, "subject": facts.subject,
         })
     _upsert(conn, feed, ["event_id"], rows)
 
@@ -341,6 +344,8 @@ class RecipientReport:
     untracked_reason: str | None
     shared: bool
     activity: DeliveryActivity
+    subject: str | None = None
+    """The copy's own subject (a campaign's, rendered for this recipient); None: the message's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +367,9 @@ class MessageReport:
     links: list[LinkReport]
     recipients_total: int | None = None
     """How many recipients the message has, when `recipients` is a window of them."""
+    campaign_id: int | None = None
+    campaign_name: str | None = None
+    """The campaign the message is: `subject` is then its template, each recipient's own subject on them."""
 
 
 def select_report(
@@ -385,14 +393,15 @@ def select_report(
     recipients = [
         RecipientReport(
             bytes(r.delivery_key), r.recipient, r.status, r.opens_tracked, r.clicks_tracked, r.untracked_reason,
-            bool(r.shared), activity.get(bytes(r.delivery_key), DeliveryActivity()),
+            bool(r.shared), activity.get(bytes(r.delivery_key), DeliveryActivity()), r.subject,
         )
         for r in rows
     ]
     clicks = _links(conn, [message_id])
     link_rows = conn.execute(select(links).where(links.c.message_id == message_id).order_by(links.c.idx)).all()
+    campaign = conn.execute(select(campaigns.c.id, campaigns.c.name).where(campaigns.c.message_id == message_id)).first()
     return MessageReport(
         message.id, message.user_id, message.subject, message.sender, message.created_at, counters, recipients,
         [LinkReport(r.idx, r.url, clicks.get((message_id, r.idx), LinkActivity())) for r in link_rows],
-        total,
+        total, campaign.id if campaign else None, campaign.name if campaign else None,
     )

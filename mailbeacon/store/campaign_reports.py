@@ -70,6 +70,10 @@ class CampaignSummary:
     activity: MessageActivity
     unsubscribes: int
     """Contacts who unsubscribed through this campaign's mail."""
+    withdrawn: int = 0
+    """Copies a cancel took out of the queue before they were sent: never delivered."""
+    paused_at: float | None = None
+    """Set while the campaign is paused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,7 @@ class RecipientRow:
     contact_id: int
     email: str
     status: str
-    """queued, sent, bounced, or skipped (no copy)."""
+    """queued, sent, bounced, withdrawn (cancelled before it was sent), or skipped (no copy)."""
     skipped: str | None
     """Why no copy was made."""
     reply: str | None
@@ -149,6 +153,8 @@ class RecipientRow:
     """Clients of the copy's events, most events first."""
     fields: dict[str, str] = field(default_factory=dict)
     """The contact's fields (first_name, ...), as imported."""
+    subject: str | None = None
+    """The subject of their copy, as rendered for them (None: no copy, or queued before it was recorded)."""
 
 
 _ACTIVITY = [f.name for f in fields(MessageActivity)]
@@ -163,7 +169,7 @@ def _summary_query() -> Select[tuple[Any, ...]]:
         contact_lists.c.name.label("list_name"), campaigns.c.message_id, campaigns.c.subject,
         campaigns.c.from_address, campaigns.c.status, campaigns.c.rate, campaigns.c.total, campaigns.c.queued,
         campaigns.c.skipped, campaigns.c.created_at, campaigns.c.started_at, campaigns.c.queued_at,
-        campaigns.c.finished_at, *(func.coalesce(message_activity.c[name], 0).label(name) for name in _ACTIVITY),
+        campaigns.c.finished_at, campaigns.c.paused_at, *(func.coalesce(message_activity.c[name], 0).label(name) for name in _ACTIVITY),
     ).select_from(
         campaigns.outerjoin(contact_lists, contact_lists.c.id == campaigns.c.list_id).outerjoin(
             message_activity, message_activity.c.message_id == campaigns.c.message_id
@@ -198,17 +204,17 @@ def campaign_visible(conn: Connection, campaign_id: int, user_id: int | None) ->
 
 
 def _summary(conn: Connection, row: Any) -> CampaignSummary:
-    # Only the two small states are counted (index ranges of ix_deliveries_message_status): every
-    # copy made is queued, sent or bounced, so the sent are the rest.
+    # Only the small states are counted (index ranges of ix_deliveries_message_status): every copy
+    # made is queued, sent, bounced or withdrawn, so the sent are the rest.
     counts: dict[str, int] = {
         status: n
         for status, n in conn.execute(
             select(deliveries.c.status, func.count())
-            .where(deliveries.c.message_id == row.message_id, deliveries.c.status.in_(("queued", "bounced")))
+            .where(deliveries.c.message_id == row.message_id, deliveries.c.status.in_(("queued", "bounced", "withdrawn")))
             .group_by(deliveries.c.status)
         )
     }
-    pending, bounced = int(counts.get("queued", 0)), int(counts.get("bounced", 0))
+    pending, bounced, withdrawn = (int(counts.get(status, 0)) for status in ("queued", "bounced", "withdrawn"))
     unsubscribes = conn.execute(
         select(func.count()).select_from(contacts).where(contacts.c.unsubscribe_campaign_id == row.id)
     ).scalar_one()
@@ -216,9 +222,10 @@ def _summary(conn: Connection, row: Any) -> CampaignSummary:
         id=row.id, name=row.name, user_id=row.user_id, list_id=row.list_id, list_name=row.list_name,
         message_id=row.message_id, subject=row.subject, from_address=row.from_address, status=row.status,
         rate=row.rate, total=row.total, queued=row.queued, skipped=row.skipped,
-        sent=max(0, row.queued - pending - bounced), bounced=bounced, pending=pending, created_at=row.created_at,
+        sent=max(0, row.queued - pending - bounced - withdrawn), bounced=bounced, pending=pending, created_at=row.created_at,
         started_at=row.started_at, queued_at=row.queued_at, finished_at=row.finished_at,
         activity=MessageActivity(**{name: getattr(row, name) for name in _ACTIVITY}), unsubscribes=int(unsubscribes),
+        withdrawn=withdrawn, paused_at=row.paused_at,
     )
 
 
@@ -318,7 +325,7 @@ def select_recipients(conn: Connection, campaign_id: int, after_contact: int, li
             campaign_sends.c.contact_id, campaign_sends.c.skipped, contacts.c.email, contacts.c.fields,
             contacts.c.unsubscribed_at,
             contacts.c.unsubscribe_campaign_id, deliveries.c.delivery_key, deliveries.c.recipient,
-            deliveries.c.status, deliveries.c.upstream_reply,
+            deliveries.c.status, deliveries.c.upstream_reply, deliveries.c.subject,
             *(delivery_activity.c[name] for name in _RECIPIENT_ACTIVITY),
         )
         .select_from(
@@ -342,7 +349,7 @@ def select_recipients(conn: Connection, campaign_id: int, after_contact: int, li
             reply=r.upstream_reply if r.status == "bounced" else None, **counters,
             unsubscribed_at=r.unsubscribed_at, unsubscribed_here=r.unsubscribe_campaign_id == campaign_id,
             clients=[seen.client for seen in clients.get(bytes(r.delivery_key), [])] if r.delivery_key else [],
-            fields=_fields(r.fields),
+            fields=_fields(r.fields), subject=r.subject,
         ))
     return result
 

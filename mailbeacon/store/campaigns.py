@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from typing import Any
 
 from sqlalchemy import Connection, Row, exists, func, insert, select, update
 
+from mailbeacon.store.campaign_control import HELD
 from mailbeacon.store.messages import check_delivery_keys, insert_message_row
 from mailbeacon.store.schema import campaign_sends, campaigns, contacts, deliveries, links, list_members, outbound
 
@@ -60,6 +61,8 @@ class CampaignRow:
     started_at: float | None
     queued_at: float | None
     finished_at: float | None
+    paused_at: float | None = None
+    """Set while the campaign is paused (store/campaign_control.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,8 @@ class CampaignCopy:
     untracked_reason: str | None
     next_attempt_at: float
     """When the outbound worker may hand it on: the campaign's rate spreads its copies."""
+    subject: str | None = None
+    """The subject as rendered for this contact (the feed, notifications and webhooks show it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,15 @@ class CampaignProgress:
     """Queued copies not sent or bounced yet."""
     retrying: int
     """Pending copies the upstream refused for now: they are tried again later."""
+    withdrawn: int = 0
+    """Copies a cancel took out of the queue before they were sent: never delivered."""
+    oldest_due: float | None = None
+    """When the earliest pending copy that is not retrying (nor held) was due to leave: long ago, with
+    nothing delivered meanwhile, means no server delivers."""
+    next_retry_at: float | None = None
+    """When the first retrying copy is tried again."""
+    retry_reply: str | None = None
+    """The upstream's last answer to that copy (451 4.3.0 ...)."""
 
 
 def insert_campaign(conn: Connection, new: NewCampaign, now: float) -> CampaignRow:
@@ -150,10 +164,11 @@ def update_rate(conn: Connection, campaign_id: int, rate: float | None) -> None:
 
 def save_campaign_batch(conn: Connection, batch: CampaignBatch, now: float) -> bool:
     """Write one batch and move the cursor; False (nothing written) if the cursor is not at `batch.after`
-    any more or the campaign stopped sending."""
+    any more or the campaign stopped sending (done, cancelled or paused)."""
     moved = conn.execute(
         update(campaigns)
-        .where(campaigns.c.id == batch.campaign_id, campaigns.c.cursor == batch.after, campaigns.c.status == "sending")
+        .where(campaigns.c.id == batch.campaign_id, campaigns.c.cursor == batch.after, campaigns.c.status == "sending",
+               campaigns.c.paused_at.is_(None))
         .values(
             cursor=batch.cursor,
             queued=campaigns.c.queued + len(batch.copies),
@@ -175,7 +190,7 @@ def save_campaign_batch(conn: Connection, batch: CampaignBatch, now: float) -> b
                 {
                     "delivery_key": c.delivery_key, "message_id": message_id, "recipient": c.recipient,
                     "created_at": now, "opens_tracked": c.opens_tracked, "clicks_tracked": c.clicks_tracked,
-                    "untracked_reason": c.untracked_reason, "shared": False, "status": "queued",
+                    "untracked_reason": c.untracked_reason, "shared": False, "status": "queued", "subject": c.subject,
                 }
                 for c in batch.copies
             ],
@@ -232,7 +247,7 @@ def select_skips(conn: Connection, campaign_id: int, limit: int) -> list[tuple[s
 
 
 def select_progress(conn: Connection, campaign_id: int) -> CampaignProgress | None:
-    """The campaign with its copies counted by delivery status."""
+    """The campaign with its copies counted by delivery status, and its pending ones by why they wait."""
     campaign = select_campaign(conn, campaign_id=campaign_id)
     if campaign is None:
         return None
@@ -242,16 +257,36 @@ def select_progress(conn: Connection, campaign_id: int) -> CampaignProgress | No
         .group_by(deliveries.c.status)
     )
     counts = {row.status: int(row.copies) for row in conn.execute(by_status)}
-    retrying = 0
-    if counts.get("queued"):
-        retrying = conn.execute(
-            select(func.count())
-            .select_from(outbound.join(deliveries, deliveries.c.id == outbound.c.delivery_id))
-            .where(deliveries.c.message_id == campaign.message_id, outbound.c.attempts > 0)
-        ).scalar_one()
-    return CampaignProgress(
+    found = CampaignProgress(
         campaign=campaign, queued=campaign.queued, sent=int(counts.get("sent", 0)),
-        bounced=int(counts.get("bounced", 0)), pending=int(counts.get("queued", 0)), retrying=int(retrying),
+        bounced=int(counts.get("bounced", 0)), pending=int(counts.get("queued", 0)), retrying=0,
+        withdrawn=int(counts.get("withdrawn", 0)),
+    )
+    if not found.pending:
+        return found
+    retried = outbound.c.attempts > 0
+    waiting = conn.execute(
+        select(
+            func.count().filter(retried).label("retrying"),
+            func.min(outbound.c.next_attempt_at).filter(~retried, outbound.c.next_attempt_at < HELD).label("oldest"),
+            func.min(outbound.c.next_attempt_at).filter(retried, outbound.c.next_attempt_at < HELD).label("next_retry_at"),
+        )
+        .select_from(outbound.join(deliveries, deliveries.c.id == outbound.c.delivery_id))
+        .where(deliveries.c.message_id == campaign.message_id, deliveries.c.status == "queued")
+    ).one()
+    reply = None
+    if waiting.retrying:
+        reply = conn.execute(
+            select(outbound.c.last_error)
+            .select_from(outbound.join(deliveries, deliveries.c.id == outbound.c.delivery_id))
+            .where(deliveries.c.message_id == campaign.message_id, deliveries.c.status == "queued", retried)
+            .order_by(outbound.c.next_attempt_at)
+            .limit(1)
+        ).scalar_one_or_none()
+    return replace(
+        found, retrying=int(waiting.retrying), retry_reply=reply,
+        oldest_due=None if waiting.oldest is None else float(waiting.oldest),
+        next_retry_at=None if waiting.next_retry_at is None else float(waiting.next_retry_at),
     )
 
 

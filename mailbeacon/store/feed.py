@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, func, select
 
 from mailbeacon.store.schema import events, feed, messages
 
@@ -53,7 +53,9 @@ class FeedFilter:
 
 def feed_query() -> Select[tuple[object, ...]]:
     return select(
-        events.c.id, events.c.type, events.c.occurred_at, feed.c.user_id, feed.c.message_id, messages.c.subject,
+        events.c.id, events.c.type, events.c.occurred_at, feed.c.user_id, feed.c.message_id,
+        # the recipient's own subject where the copy had one (a campaign's, rendered: issue #13)
+        func.coalesce(feed.c.subject, messages.c.subject).label("subject"),
         feed.c.recipient, events.c.link_idx, events.c.url, events.c.ip, events.c.user_agent,
         events.c.class_.label("cls"), events.c.reasons, events.c.client, events.c.first, feed.c.notice, feed.c.gap,
     ).select_from(

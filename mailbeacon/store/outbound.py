@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
+from mailbeacon.store.campaign_control import hold_copies, withdraw_copies
 from mailbeacon.store.messages import check_delivery_keys, insert_message_row
-from mailbeacon.store.schema import deliveries, links, messages, outbound
+from mailbeacon.store.schema import campaigns, deliveries, links, messages, outbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,23 +121,39 @@ def insert_outgoing(
 
 
 def claim_due(conn: Connection, now: float, limit: int, lease: float) -> list[Queued]:
-    rows = conn.execute(
-        select(
-            outbound.c.id,
-            deliveries.c.delivery_key,
-            outbound.c.mail_from,
-            outbound.c.rcpt_to,
-            outbound.c.body,
-            outbound.c.attempts,
-            outbound.c.created_at,
-            outbound.c.mailbox_id,
-        )
-        .join(deliveries, deliveries.c.id == outbound.c.delivery_id)
-        .where(outbound.c.next_attempt_at <= now)
-        .where(or_(outbound.c.lease_until.is_(None), outbound.c.lease_until < now))
-        .order_by(outbound.c.next_attempt_at, outbound.c.id)
-        .limit(limit)
-    ).all()
+    """Up to `limit` due copies, leased until now + `lease`. Due copies of a paused campaign are held
+    and a cancelled one's withdrawn instead (issue #13: one its sender retried, or a lease ran out)."""
+    for _ in range(3):  # each round takes every due copy of the stopped campaigns it met out of the way
+        rows = conn.execute(
+            select(
+                outbound.c.id,
+                deliveries.c.delivery_key,
+                deliveries.c.message_id,
+                outbound.c.mail_from,
+                outbound.c.rcpt_to,
+                outbound.c.body,
+                outbound.c.attempts,
+                outbound.c.created_at,
+                outbound.c.mailbox_id,
+                campaigns.c.status.label("campaign_status"),
+                campaigns.c.paused_at,
+            )
+            .select_from(outbound)
+            .join(deliveries, deliveries.c.id == outbound.c.delivery_id)
+            .outerjoin(campaigns, campaigns.c.message_id == deliveries.c.message_id)  # unique: one lookup a row
+            .where(outbound.c.next_attempt_at <= now)
+            .where(or_(outbound.c.lease_until.is_(None), outbound.c.lease_until < now))
+            .order_by(outbound.c.next_attempt_at, outbound.c.id)
+            .limit(limit)
+        ).all()
+        stopped = {
+            r.message_id: r.campaign_status for r in rows if r.campaign_status == "cancelled" or r.paused_at is not None
+        }
+        if not stopped:
+            break
+        for message_id, status in stopped.items():
+            (withdraw_copies if status == "cancelled" else hold_copies)(conn, message_id, now)
+    rows = [r for r in rows if r.message_id not in stopped]  # more stopped campaigns than rounds: the next claim
     if rows:
         conn.execute(update(outbound).where(outbound.c.id.in_([r.id for r in rows])).values(lease_until=now + lease))
     return [

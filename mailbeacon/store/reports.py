@@ -46,6 +46,9 @@ class MessageSummary:
     activity: MessageActivity
     sort_value: float
     """The value the list was sorted by (created_at, or a rate with 0 for no recipients): the cursor's half."""
+    campaign_id: int | None = None
+    campaign_name: str | None = None
+    """The campaign the message is (its subject is then the campaign's template, issue #13)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +145,25 @@ def select_messages(
         .scalar_subquery()
     )
     sort_value = _sort_value(where.sort, recipients)
+    subject: ColumnElement[Any] = messages.c.subject
+    if where.recipient is not None:  # a person's list (a contact's page): the subject their copy had (issue #13)
+        theirs = (
+            select(deliveries.c.subject)
+            .where(deliveries.c.message_id == messages.c.id, _address_is(where.recipient))
+            .correlate(messages)
+            .limit(1)
+            .scalar_subquery()
+        )
+        subject = func.coalesce(theirs, messages.c.subject)
     query: Select[tuple[object, ...]] = select(
-        messages.c.id, messages.c.user_id, messages.c.subject, messages.c.sender, messages.c.created_at,
+        messages.c.id, messages.c.user_id, subject.label("subject"), messages.c.sender, messages.c.created_at,
         messages.c.source, recipients.label("recipients"),
         *(func.coalesce(message_activity.c[name], 0).label(name) for name in _ACTIVITY),
-        sort_value.label("sort_value"),
-    ).select_from(messages.outerjoin(message_activity, message_activity.c.message_id == messages.c.id))
+        sort_value.label("sort_value"), campaigns.c.id.label("campaign_id"), campaigns.c.name.label("campaign_name"),
+    ).select_from(
+        messages.outerjoin(message_activity, message_activity.c.message_id == messages.c.id)
+        .outerjoin(campaigns, campaigns.c.message_id == messages.c.id)  # unique: one lookup a row
+    )
     query = _message_filters(query, where)
     if after is not None:
         key = tuple_(sort_value, messages.c.id)
@@ -161,6 +177,7 @@ def select_messages(
         MessageSummary(
             r.id, r.user_id, r.subject, r.sender, r.created_at, r.source, r.recipients,
             MessageActivity(**{name: getattr(r, name) for name in _ACTIVITY}), float(r.sort_value),
+            r.campaign_id, r.campaign_name,
         )
         for r in rows[:limit]
     ]

@@ -109,10 +109,14 @@ deliveries = Table(
     Column("shared", Boolean, nullable=False, server_default=false()),
     # One copy for all recipients (splitting off): opens are "one of the recipients".
     Column("status", Text, nullable=True),
-    # queued, sent, bounced; None where mailbeacon did not send the copy.
+    # queued, sent, bounced, withdrawn (a cancelled campaign's copy never sent); None where mailbeacon
+    # did not send the copy.
     Column("accepted_at", Float, nullable=True),
     # When the upstream (or the capture mailbox) accepted the copy.
     Column("upstream_reply", Text, nullable=True),
+    Column("subject", Text, nullable=True),
+    # The Subject this copy carried, where it is its own: a campaign copy's, rendered for its contact
+    # (issue #13). None: the message's subject.
     CheckConstraint("length(delivery_key) BETWEEN 12 AND 64", name="delivery_key_length"),
     # A message's deliveries, and among them those in one state: a campaign's queued and bounced
     # copies are counted without reading its sent ones (store/campaign_reports.py).
@@ -121,7 +125,7 @@ deliveries = Table(
 Index("ix_deliveries_recipient_lower", func.lower(deliveries.c.recipient))
 """A contact is a recipient address in any case: contacts and the recipient filters look it up lower-cased."""
 
-DELIVERY_STATUSES = ("queued", "sent", "bounced")
+DELIVERY_STATUSES = ("queued", "sent", "bounced", "withdrawn")
 
 outbound = Table(
     "outbound",
@@ -272,6 +276,9 @@ feed = Table(
     # machine and sender events, which never notify.
     Column("gap", Float, nullable=True),
     # Seconds since the delivery's previous human open, for "re-open after a quiet period".
+    Column("subject", Text, nullable=True),
+    # The delivery's own subject (a campaign copy's, as its recipient saw it), copied by the classify
+    # reader so a feed page reads no deliveries row; None: the message's subject (issue #13).
     Index("ix_feed_user_event", "user_id", "event_id"),
     Index("ix_feed_message_event", "message_id", "event_id"),
     # message_id last: a contact's timeline keeps the index order, and a message's page of recipients
@@ -393,7 +400,7 @@ list_members = Table(
 
 CAMPAIGN_STATUSES = ("sending", "queued", "done", "cancelled")
 """sending: copies being queued; queued: all queued, some not delivered yet; done: every copy sent or
-bounced; cancelled: stopped for good."""
+bounced; cancelled: stopped for good. A sending or queued campaign may also be paused (`paused_at`)."""
 
 campaigns = Table(
     "campaigns",
@@ -426,6 +433,8 @@ campaigns = Table(
     Column("started_at", Float, nullable=True),
     Column("queued_at", Float, nullable=True),
     Column("finished_at", Float, nullable=True),
+    Column("paused_at", Float, nullable=True),
+    # Set while paused: nothing more is queued and its queued copies are held (store/campaign_control.py).
     CheckConstraint("status IN ('sending', 'queued', 'done', 'cancelled')", name="status"),
     CheckConstraint("rate IS NULL OR rate > 0", name="rate"),
 )

@@ -17,7 +17,7 @@ from mailbeacon.store import RecipientRow
 from mailbeacon.web.campaign_reports import iso
 
 COLUMNS = (
-    "email", "status", "opens_raw", "opens_human", "clicks_raw", "clicks_human", "first_open", "last_open",
+    "email", "status", "subject", "opens_raw", "opens_human", "clicks_raw", "clicks_human", "first_open", "last_open",
     "first_human_open", "last_human_open", "clients", "unsubscribed", "unsubscribed_at", "bounce_reason",
     "skipped_reason",
 )
@@ -42,7 +42,7 @@ def header(field_names: Sequence[str]) -> list[str]:
 
 def row_cells(r: RecipientRow, field_names: Sequence[str] = ()) -> list[str]:
     return [guard(cell) for cell in (
-        r.email, r.status, str(r.raw_opens), str(r.human_opens), str(r.raw_clicks), str(r.human_clicks),
+        r.email, r.status, r.subject or "", str(r.raw_opens), str(r.human_opens), str(r.raw_clicks), str(r.human_clicks),
         iso(r.first_open_at) or "", iso(r.last_open_at) or "", iso(r.first_human_open_at) or "",
         iso(r.last_human_open_at) or "", "; ".join(r.clients),
         ("this campaign" if r.unsubscribed_here else "yes") if r.unsubscribed_at is not None else "no",

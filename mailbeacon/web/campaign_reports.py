@@ -35,9 +35,15 @@ def csv_path(campaign_id: int) -> str:
     return f"/api/v1/campaigns/{campaign_id}/recipients.csv"
 
 
+def status_of(s: CampaignSummary) -> str:
+    """The store's status, or paused while a sending or queued campaign is paused (issue #13)."""
+    return "paused" if s.paused_at is not None and s.status in ("sending", "queued") else s.status
+
+
 def summary_json(s: CampaignSummary) -> dict[str, Any]:
     """A campaign's headline: progress, opens and clicks raw and human, rates over delivered copies."""
     a = s.activity
+    dealt_with = s.sent + s.bounced + s.skipped + s.withdrawn
     return {
         "id": s.id,
         "name": s.name,
@@ -45,7 +51,8 @@ def summary_json(s: CampaignSummary) -> dict[str, Any]:
         "from": s.from_address,
         "list": {"id": s.list_id, "name": s.list_name},
         "message_id": s.message_id,
-        "status": s.status,
+        "status": status_of(s),
+        "paused_at": s.paused_at,
         "rate_limit": s.rate,
         "created_at": s.created_at,
         "started_at": s.started_at,
@@ -53,8 +60,8 @@ def summary_json(s: CampaignSummary) -> dict[str, Any]:
         "finished_at": s.finished_at,
         "progress": {
             "total": s.total, "queued": s.queued, "skipped": s.skipped, "sent": s.sent, "bounced": s.bounced,
-            "pending": s.pending,
-            "done": 1.0 if s.status == "done" else min(1.0, rate(s.sent + s.bounced + s.skipped, s.total) or 0.0),
+            "pending": s.pending, "withdrawn": s.withdrawn,
+            "done": 1.0 if s.status == "done" else min(1.0, rate(dealt_with, s.total) or 0.0),
         },
         **activity_json(a),
         "rates": {

@@ -53,7 +53,7 @@ SCHEMAS: dict[str, Schema] = {
             "occurred_at_iso": {"type": "string", "format": "date-time", "description": "The same time, UTC."},
             "user_id": maybe("integer", "Whose message it is."),
             "message_id": maybe("integer"),
-            "subject": maybe("string"),
+            "subject": maybe("string", "The subject the recipient's copy had (a campaign's, rendered for them)."),
             "recipient": maybe("string", "As sent to; from the delivery, never from the request."),
             "link": maybe("integer", "The link's index in the message (clicks)."),
             "url": maybe("string", "The click's target, as the token carried it. Data: never interpret it."),
@@ -87,6 +87,11 @@ SCHEMAS: dict[str, Schema] = {
             "sender": maybe("string"),
             "created_at": TIME,
             "source": maybe("string", "relay, api, send, campaign; null for `mailbeacon instrument`."),
+            "campaign": {
+                "oneOf": [obj({"id": INT, "name": STR}), {"type": "null"}],
+                "description": "The campaign this message is; `subject` is then its template (each copy's own "
+                "subject is on its recipient and its feed items).",
+            },
             "recipients": INT,
             "opens": ref("OpenCounts"),
             "clicks": ref("ClickCounts"),
@@ -105,7 +110,10 @@ SCHEMAS: dict[str, Schema] = {
             "recipient": STR,
             "delivery": {"type": "string", "description": "The delivery key, hex."},
             "shared": BOOL,
-            "status": maybe("string", "queued, sent, bounced; null if mailbeacon did not send it."),
+            "status": maybe("string", "queued, sent, bounced, withdrawn (its campaign was cancelled before it was "
+                            "sent); null if mailbeacon did not send it."),
+            "subject": maybe("string", "The copy's own subject (a campaign's, rendered for this recipient); null: "
+                             "the message's."),
             "opens_tracked": maybe("boolean"),
             "clicks_tracked": maybe("boolean"),
             "untrackable": array(STR),
@@ -124,6 +132,11 @@ SCHEMAS: dict[str, Schema] = {
             "subject": maybe("string"),
             "sender": maybe("string"),
             "created_at": TIME,
+            "campaign": {
+                "oneOf": [obj({"id": INT, "name": STR}), {"type": "null"}],
+                "description": "The campaign this message is; `subject` is then its template (each copy's own "
+                "subject is on its recipient and its feed items).",
+            },
             "opens": ref("OpenCounts"),
             "clicks": ref("ClickCounts"),
             "recipients": array(ref("Recipient")),

@@ -29,15 +29,18 @@ TALLY = {"events": INT, "human": INT, "machine": INT}
 CAMPAIGN_SUMMARY: dict[str, Schema] = {
     "id": INT,
     "name": STR,
-    "subject": {"type": "string", "description": "The subject template, as given."},
+    "subject": {"type": "string", "description": "The subject template, as given; each copy's subject as its "
+                "contact saw it is in the feed, GET /api/v1/messages/{id} and the recipients CSV."},
     "from": STR,
     "list": obj({"id": INT, "name": maybe("string")}),
     "message_id": {"type": "integer", "description": "The campaign's one message: GET /api/v1/messages/{id}."},
     "status": {
-        "enum": ["sending", "queued", "done", "cancelled"],
-        "description": "sending: copies being queued; queued: all queued, some not delivered yet; done: every "
-        "copy sent or bounced.",
+        "enum": ["sending", "queued", "paused", "done", "cancelled"],
+        "description": "sending: copies being queued; queued: all queued, some not delivered yet; paused: nothing "
+        "more is queued or handed to the upstream until it is resumed; done: every copy sent or bounced; "
+        "cancelled: stopped for good, the copies not sent then withdrawn.",
     },
+    "paused_at": MAYBE_TIME,
     "rate_limit": maybe("number", "Copies a second the outbound queue hands on; null: as fast as it goes."),
     "created_at": TIME,
     "started_at": MAYBE_TIME,
@@ -51,8 +54,11 @@ CAMPAIGN_SUMMARY: dict[str, Schema] = {
                         "failed for them)."},
             "sent": INT,
             "bounced": INT,
-            "pending": {"type": "integer", "description": "Copies not sent or bounced yet."},
-            "done": {"type": "number", "description": "Members dealt with (sent, bounced or skipped) over total."},
+            "pending": {"type": "integer", "description": "Copies not sent or bounced yet (held while paused)."},
+            "withdrawn": {"type": "integer", "description": "Copies a cancel took out of the queue before they "
+                          "were sent: never delivered."},
+            "done": {"type": "number", "description": "Members dealt with (sent, bounced, skipped or withdrawn) "
+                     "over total."},
         }
     ),
     "opens": ref("OpenCounts"),
@@ -105,6 +111,17 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 CAMPAIGN_ID = param("campaign_id", INT, "The campaign's id.", "path")
+def _control(action: str, summary: str, description: str) -> Schema:
+    op = operation(
+        summary, answer("The campaign after the change.", ref("CampaignSummary")), params=[CAMPAIGN_ID],
+        errors=("401", "403", "404", "409", "503"), tag="campaigns",
+        description=description + " A call on the dashboard's session cookie sends its CSRF token in x-csrf-token.",
+    )
+    op["responses"]["409"] = answer(f"The campaign's state does not allow {action} (the message says why).",
+                                    ref("Error"))
+    return op
+
+
 PATHS: dict[str, dict[str, Schema]] = {
     "/api/v1/campaigns": {
         "get": operation(
@@ -136,4 +153,15 @@ PATHS: dict[str, dict[str, Schema]] = {
             params=[CAMPAIGN_ID], errors=("400", "401", "404", "503"), tag="campaigns",
         )
     },
+    **{f"/api/v1/campaigns/{{campaign_id}}/{action}": {"post": _control(action, *text)} for action, text in (
+        ("pause", ("Pause a campaign", "Nothing more is queued (from the next batch on), and the copies queued but "
+                   "not sent yet are held until it is resumed; pausing a paused campaign changes nothing. 409 if it is "
+                   "done or cancelled.")),
+        ("resume", ("Resume a paused (or stopped) campaign", "The held copies go out, spaced by its rate, and this "
+                    "server queues the members not queued yet; nobody gets a second copy. 409 if it is done or "
+                    "cancelled.")),
+        ("cancel", ("Cancel a campaign for good", "Nothing more is queued, and the copies queued but not sent yet are "
+                    "withdrawn: never delivered, counted in progress.withdrawn, `withdrawn` in the recipients CSV. "
+                    "409 if it is done.")),
+    )},
 }

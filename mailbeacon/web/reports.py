@@ -35,12 +35,18 @@ def activity_json(activity: MessageActivity) -> dict[str, Any]:
     }
 
 
+def campaign_ref(campaign_id: int | None, name: str | None) -> dict[str, Any] | None:
+    """The campaign a message is, if it is one: its subject is then a template (issue #13)."""
+    return None if campaign_id is None else {"id": campaign_id, "name": name}
+
+
 def message_json(report: MessageReport) -> dict[str, Any]:
     return {
         "id": report.id,
         "subject": report.subject,
         "sender": report.sender,
         "created_at": report.created_at,
+        "campaign": campaign_ref(report.campaign_id, report.campaign_name),
         **activity_json(report.activity),
         "recipients": [recipient_json(r) for r in report.recipients],
         "links": [
@@ -62,6 +68,7 @@ def recipient_json(recipient: RecipientReport) -> dict[str, Any]:
         "delivery": recipient.delivery_key.hex(),
         "shared": recipient.shared,
         "status": recipient.status,
+        "subject": recipient.subject,
         "opens_tracked": recipient.opens_tracked,
         "clicks_tracked": recipient.clicks_tracked,
         "untrackable": untrackable,

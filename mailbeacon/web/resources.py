@@ -11,7 +11,7 @@ from typing import Any
 
 from mailbeacon.store import ClientSeen, ContactActivity, FeedItem, MessageDetail, MessageSummary, UserRow
 from mailbeacon.web.feeditems import item_json, notify_for
-from mailbeacon.web.reports import activity_json, message_json
+from mailbeacon.web.reports import activity_json, campaign_ref, message_json
 
 
 def feed_item_json(item: FeedItem, viewer: UserRow) -> dict[str, Any]:
@@ -31,6 +31,7 @@ def summary_json(summary: MessageSummary) -> dict[str, Any]:
         "sender": summary.sender,
         "created_at": summary.created_at,
         "source": summary.source,
+        "campaign": campaign_ref(summary.campaign_id, summary.campaign_name),
         "recipients": recipients,
         **activity_json(activity),
         "rates": {

@@ -4,6 +4,7 @@ only moves from where it was read, and a table that refuses a second copy to a c
 from __future__ import annotations
 
 import secrets
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from mailbeacon.store import (
     CampaignBatch,
     CampaignCopy,
     CampaignRow,
+    DeliveryOutcome,
     NewCampaign,
     NewContact,
     Store,
@@ -98,3 +100,41 @@ def test_a_campaign_name_is_taken_once(store: Store) -> None:
             name="nov", user_id=row.user_id, list_id=row.list_id, subject="x", from_address="a@example.com",
             html="x", text=None, base_url="http://t.example", rate=None,
         ))
+
+
+# issue #13, item 6: pause holds the queued copies, resume releases them, cancel withdraws them.
+
+
+def test_a_paused_campaign_queues_nothing_and_its_copies_wait_until_resumed(store: Store) -> None:
+    row = campaign(store)
+    members = store.members_after(row.list_id, 0, 10)
+    assert store.queue_campaign_batch(batch(row, 0, [copy_for(m.id, m.email) for m in members[:3]]))
+    (taken,) = store.claim_outbound(1, 60)  # a sender holds one when the pause comes
+    assert store.pause_campaign(row.id) and not store.pause_campaign(row.id)
+    assert store.claim_outbound(10, 60) == []  # the other two are held
+    assert not store.queue_campaign_batch(batch(row, members[2].id, [copy_for(members[3].id, members[3].email)]))
+    store.record_outbound([DeliveryOutcome(taken.id, "retry", "451 4.3.0 busy", next_attempt_at=time.time() - 1)])
+    assert store.claim_outbound(10, 60) == []  # its retry comes due while paused: held by the claim
+    progress = store.campaign_progress(row.id)
+    assert progress is not None and (progress.pending, progress.retrying, progress.campaign.queued) == (3, 1, 3)
+    assert store.resume_campaign(row.id) and not store.resume_campaign(row.id)
+    assert sorted(q.delivery_key for q in store.claim_outbound(10, 60)) == sorted(
+        d.delivery_key for d in store.deliveries_of(row.message_id))
+
+
+def test_a_cancel_withdraws_the_copies_not_sent_and_the_report_counts_them(store: Store) -> None:
+    row = campaign(store)
+    members = store.members_after(row.list_id, 0, 10)
+    assert store.queue_campaign_batch(batch(row, 0, [copy_for(m.id, m.email) for m in members[:4]]))
+    sent, taken = store.claim_outbound(2, 60)
+    store.outbound_sent(sent.id, "250 OK", accepted_at=time.time())
+    assert store.pause_campaign(row.id)  # held copies are withdrawn too
+    assert store.cancel_campaign(row.id) and not store.cancel_campaign(row.id) and not store.resume_campaign(row.id)
+    statuses = sorted(d.status or "" for d in store.deliveries_of(row.message_id))
+    assert statuses == ["queued", "sent", "withdrawn", "withdrawn"]  # the one a sender holds is left to it
+    store.record_outbound([DeliveryOutcome(taken.id, "retry", "451 4.3.0 busy", next_attempt_at=time.time() - 1)])
+    assert store.claim_outbound(10, 60) == []  # its retry is withdrawn by the claim that finds it
+    summary = store.campaign_summary(row.id)
+    assert summary is not None
+    assert (summary.status, summary.sent, summary.withdrawn, summary.pending) == ("cancelled", 1, 3, 0)
+    assert not store.queue_campaign_batch(batch(row, members[3].id, [copy_for(members[4].id, members[4].email)]))

@@ -187,7 +187,7 @@ def test_the_report_counts_people_and_machines_apart(world: World) -> None:
     assert report["name"] == NAME and report["subject"] == SUBJECT and report["status"] == "done"
     assert report["message_id"] == world.message_id and report["list"]["name"] == "news"
     assert report["progress"] == {"total": 20, "queued": 20, "skipped": 0, "sent": 19, "bounced": 1, "pending": 0,
-                                  "done": 1.0}
+                                  "withdrawn": 0, "done": 1.0}
     opens, clicks = report["opens"], report["clicks"]
     assert (opens["raw"], opens["human"], opens["machine"], opens["unique"], opens["unique_human"]) == (11, 6, 5, 11, 6)
     assert (clicks["raw"], clicks["human"], clicks["machine"], clicks["unique"], clicks["unique_human"]) == (4, 3, 1, 4, 3)

@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import Iterable, Iterator, Sequence
 
+from mailbeacon.store import campaign_control as control
 from mailbeacon.store.backend import Lock
 from mailbeacon.store.campaign_reports import (
     EXPORT_CHUNK,
@@ -160,6 +161,27 @@ class CampaignQueries(StoreBase):
                 mark_done(conn, campaign_id, time.time())
             with self._read() as conn:
                 return select_progress(conn, campaign_id)
+
+    def pause_campaign(self, campaign_id: int) -> bool:
+        """Stop queueing between two batches and hold the queued copies; False if paused already or over."""
+        with self._translated("pause a campaign"), self._write(Lock.OUTBOUND) as conn:
+            return control.pause(conn, campaign_id, time.time())
+
+    def resume_campaign(self, campaign_id: int) -> bool:
+        """Release a paused campaign's held copies (the queueing goes on where a sender runs it); False if
+        it was not paused."""
+        with self._translated("resume a campaign"), self._write(Lock.OUTBOUND) as conn:
+            return control.resume(conn, campaign_id, time.time())
+
+    def cancel_campaign(self, campaign_id: int) -> bool:
+        """Stop the campaign for good and withdraw its copies not sent yet; False if it was over already."""
+        with self._translated("cancel a campaign"), self._write(Lock.OUTBOUND) as conn:
+            return control.cancel(conn, campaign_id, time.time())
+
+    def campaign_last_due(self, campaign_id: int) -> float | None:
+        """When the campaign's last queued copy may leave; None if none waits."""
+        with self._translated("read a campaign's queue"), self._read() as conn:
+            return control.last_due(conn, campaign_id)
 
     def campaign_skips(self, campaign_id: int, limit: int = 20) -> list[tuple[str, str]]:
         """(address, why) of members whose copy could not be made (the unsubscribed left out)."""

@@ -24,7 +24,7 @@ from mailbeacon.campaigns.sending import CampaignSpec
 from mailbeacon.campaigns.templates import CampaignTemplate
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.store import UserRow
-from mailbeacon.web.dashboard.campaigns import wake_from_thread
+from mailbeacon.web.campaign_control import wake_from_thread
 from mailbeacon.web.dashboard.captured import MAIL_CSP, with_base
 from mailbeacon.web.dashboard.pages import Pages, field, flash, redirect, secured
 

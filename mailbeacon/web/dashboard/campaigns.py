@@ -8,20 +8,20 @@ Starting a campaign (the form, its preview) is in `campaign_form`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from mailbeacon.campaigns.control import CampaignStateError
 from mailbeacon.campaigns.runner import CampaignRunner
-from mailbeacon.store import UserRow
+from mailbeacon.store import CampaignRow, UserRow
+from mailbeacon.web import campaign_control
 from mailbeacon.web.campaign_reports import csv_path, report_json, summary_json
 from mailbeacon.web.dashboard import charts
-from mailbeacon.web.dashboard.pages import Pages, cursor, flash, owner, redirect
+from mailbeacon.web.dashboard.pages import Action, Pages, cursor, flash, owner, redirect
 
 log = logging.getLogger(__name__)
 PAGE = 50
@@ -29,19 +29,6 @@ LISTED = 10
 """Links, clients and devices on the page (the JSON and the CSV have them all)."""
 LIVE = ("sending", "queued")
 """Statuses whose numbers still move: the page polls while the campaign is in one."""
-
-
-def wake_from_thread(wake: Callable[[], None]) -> Callable[[], None]:
-    """`wake` (the outbound worker's, an asyncio object) made callable from a campaign's thread."""
-    loop = asyncio.get_running_loop()
-
-    def woken() -> None:
-        try:
-            loop.call_soon_threadsafe(wake)
-        except RuntimeError:  # the loop closed: the server is stopping, the worker polls anyway
-            pass
-
-    return woken
 
 
 def routes(pages: Pages) -> list[BaseRoute]:
@@ -54,10 +41,17 @@ def routes(pages: Pages) -> list[BaseRoute]:
         return pages.render(request, "campaigns.html", user, campaigns=[summary_json(s) for s in found],
                             older=found[-1].id if more and found else None, can_start=runner is not None)
 
-    async def campaign(request: Request, user: UserRow) -> Response:
+    async def visible(request: Request, user: UserRow) -> int | None:
+        """The campaign id of the path if the user may see it; another user's campaign does not exist."""
         campaign_id = cursor(request.path_params["campaign_id"])
         if campaign_id is None or not await pages.call(store.campaign_visible, campaign_id, owner(user)):
-            return pages.not_found(request, user)  # another user's campaign does not exist
+            return None
+        return campaign_id
+
+    async def campaign(request: Request, user: UserRow) -> Response:
+        campaign_id = await visible(request, user)
+        if campaign_id is None:
+            return pages.not_found(request, user)
         report = await pages.call(store.campaign_report, campaign_id)
         if report is None:
             return pages.not_found(request, user)
@@ -67,28 +61,49 @@ def routes(pages: Pages) -> list[BaseRoute]:
         return pages.render(
             request, "campaign.html", user, c=body, listed=LISTED, running=running,
             outcome=runner.outcome(campaign_id) if runner is not None and not running else None,
-            can_resume=runner is not None and s.status == "sending" and not running,
+            can_resume=s.status in LIVE and (s.paused_at is not None or (s.status == "sending" and not running)),
+            can_pause=s.status in LIVE and s.paused_at is None, can_cancel=s.status in LIVE,
             live=s.status in LIVE, poll=f"/api/v1/campaigns/{campaign_id}", csv=csv_path(campaign_id),
             chart=charts.timeline_svg(report.times, s.started_at or s.created_at), legend=charts.legend(),
         )
 
-    async def resume(request: Request, user: UserRow, form: FormData) -> Response:
-        campaign_id = cursor(request.path_params["campaign_id"])
-        if campaign_id is None or not await pages.call(store.campaign_visible, campaign_id, owner(user)):
-            return pages.not_found(request, user)
-        row = await pages.call(store.campaign, campaign_id)
-        if row is None:
-            return pages.not_found(request, user)
-        if runner is None or row.status != "sending":
-            flash(request, "Nothing to resume: every copy of this campaign is queued.", "error")
-        elif runner.start(row, wake_from_thread(pages.web.queued)):
-            flash(request, f"Campaign {row.name} goes on where it stopped.")
-        else:
-            flash(request, f"Campaign {row.name} is being queued already.")
-        return redirect(f"/campaigns/{campaign_id}")
+    def control(action: str) -> Action:
+        """POST /campaigns/{id}/pause|resume|cancel: the buttons of the campaign's page (issue #13)."""
+
+        async def act(request: Request, user: UserRow, form: FormData) -> Response:
+            campaign_id = await visible(request, user)
+            row = await pages.call(store.campaign, campaign_id) if campaign_id is not None else None
+            if campaign_id is None or row is None:
+                return pages.not_found(request, user)
+            was_running = runner is not None and runner.is_running(campaign_id)
+            try:
+                changed = await campaign_control.apply(pages.web, row, action)
+            except CampaignStateError as exc:
+                flash(request, str(exc), "error")
+                return redirect(f"/campaigns/{campaign_id}")
+            flash(request, _said(action, row, changed, was_running))
+            return redirect(f"/campaigns/{campaign_id}")
+
+        return act
 
     return [
         Route("/campaigns", pages.view(campaign_list)),
         Route("/campaigns/{campaign_id}", pages.view(campaign)),
-        Route("/campaigns/{campaign_id}/resume", pages.action(resume), methods=["POST"]),
+        *(Route(f"/campaigns/{{campaign_id}}/{action}", pages.action(control(action)), methods=["POST"])
+          for action in campaign_control.ACTIONS),
     ]
+
+
+def _said(action: str, before: CampaignRow, after: CampaignRow, was_running: bool) -> str:
+    """What the flash after a button says happened."""
+    name = after.name
+    if action == "pause":
+        return (f"Campaign {name} is paused: nothing more is queued or sent until you resume it."
+                if before.paused_at is None else f"Campaign {name} was paused already.")
+    if action == "cancel":
+        return f"Campaign {name} is cancelled: the copies not sent yet are withdrawn."
+    if before.paused_at is not None:
+        return f"Campaign {name} goes on: the held copies are sent, the rest queued."
+    if after.status == "sending":
+        return f"Campaign {name} is being queued already." if was_running else f"Campaign {name} goes on where it stopped."
+    return f"Nothing to resume: every copy of campaign {name} is queued."

@@ -1,6 +1,6 @@
 // mailbeacon campaign page: while a campaign is being sent, poll its report JSON and move the progress.
 // Only numbers and a status word come back into the page, through textContent and the progress value;
-// when the status changes (queued, done) the page reloads to draw the chart and tables anew.
+// when the status changes (queued, paused, done) the page reloads to draw the chart and tables anew.
 "use strict";
 
 (function () {
@@ -46,8 +46,17 @@
     window.setTimeout(tick, EVERY_MS);
   }
 
+  // Cancelling cannot be undone (the copies not sent are withdrawn): ask first. The text is the page's own.
+  function confirmFirst(form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm") || "Are you sure?")) event.preventDefault();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var section = document.getElementById("campaign-progress");
     if (section && section.getAttribute("data-poll")) poll(section);
+    var cancel = document.getElementById("cancel-form");
+    if (cancel) confirmFirst(cancel);
   });
 })();
