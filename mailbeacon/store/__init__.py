@@ -33,6 +33,7 @@ from mailbeacon.store.activity import (
 )
 from mailbeacon.store.facade.base import DuplicateUser, StoreBase, StoreConflict, StoreUnavailable, describe_url
 from mailbeacon.store.facade.campaigns import CampaignQueries
+from mailbeacon.store.facade.leases import LeaseQueries
 from mailbeacon.store.facade.log import LogQueries
 from mailbeacon.store.facade.privacy import PrivacyQueries
 from mailbeacon.store.facade.reading import ReportQueries
@@ -63,6 +64,7 @@ from mailbeacon.store.contacts import (
     NewContact,
 )
 from mailbeacon.store.feed import FeedFilter, FeedItem
+from mailbeacon.store.leases import Lease
 from mailbeacon.store.events import EventRow
 from mailbeacon.store.outbound import (
     Copy,
@@ -86,6 +88,7 @@ from mailbeacon.store.reports import (
 from mailbeacon.store.sessions import SessionLimits, SessionRow
 from mailbeacon.store.settings import ServerSettings
 from mailbeacon.store.sqlite import open_sqlite
+from mailbeacon.store.tenure import LEASE_TTL, Tenures
 from mailbeacon.store.timeline import ActivityTime
 from mailbeacon.store.webhooks import (
     DueWebhook,
@@ -143,12 +146,15 @@ __all__ = [
     "EventRow",
     "FeedFilter",
     "FeedItem",
+    "Lease",
     "PrivacyRun",
     "Queued",
     "ServerSettings",
     "SessionLimits",
     "SessionRow",
     "Store",
+    "Tenures",
+    "LEASE_TTL",
     "StoreConflict",
     "StoreUnavailable",
     "UserRow",
@@ -207,6 +213,6 @@ def open_store(url: str) -> Store:
 
 class Store(
     LogQueries, ReportQueries, SendingQueries, PrivacyQueries, WebhookQueries, CampaignQueries, UserQueries,
-    SessionQueries, StoreBase
+    SessionQueries, LeaseQueries, StoreBase
 ):
     """Named queries over one database; build it with open_store()."""
