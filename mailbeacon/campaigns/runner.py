@@ -5,7 +5,8 @@ queued the same way (`CampaignSender`, a batch per transaction with its compare-
 cursor) in a background thread of the server process that took the form, and the outbound
 worker delivers it. Stopping the server stops the thread between two batches; the cursor
 lets the dashboard's Resume (or `mailbeacon campaign resume NAME`) go on without mailing
-anyone twice.
+anyone twice. With many nodes (issue #17) the run holds the campaign's lease: a node that
+dies or stops leaves it to expire or released, and another node's `adopt` goes on with it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from mailbeacon.campaigns.sending import CampaignSender, CampaignSpec, open_campaign
 from mailbeacon.errors import MailbeaconError
-from mailbeacon.store import CampaignRow, Store
+from mailbeacon.store import CampaignRow, Store, StoreUnavailable, Tenures
 from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
 
@@ -25,6 +26,12 @@ log = logging.getLogger(__name__)
 
 STOP_WAIT = 30.0
 """Seconds a stopping server waits for a batch in progress to be written."""
+LEASE = "campaign:"
+"""The lease of campaign 7 is "campaign:7"."""
+
+
+def lease_name(campaign_id: int) -> str:
+    return f"{LEASE}{campaign_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +47,15 @@ class RunOutcome:
 class CampaignRunner:
     """Queues campaigns in background threads of this process, one thread per campaign."""
 
-    def __init__(self, store: Store, keyring: Keyring, base_url: str, dkim: DkimSigner | None = None) -> None:
+    def __init__(
+        self, store: Store, keyring: Keyring, base_url: str, dkim: DkimSigner | None = None,
+        tenures: Tenures | None = None, local: bool = True,
+    ) -> None:
+        """`tenures`: hold each campaign's lease while queueing it here (issue #17); `local` False (a node
+        without the worker role): hand each campaign started here to the worker nodes instead."""
         self._store = store
+        self._tenures = tenures
+        self._local = local
         self._keyring = keyring
         self.base_url = base_url.rstrip("/")
         """Where tracking and unsubscribe links point: the server's public URL."""
@@ -57,7 +71,9 @@ class CampaignRunner:
 
     def start(self, campaign: CampaignRow, queued: Callable[[], None] = lambda: None) -> bool:
         """Queue the rest of the campaign in a thread; `queued()` is called (from that thread) after each batch.
-        False if this process queues it already, or is stopping."""
+        False if this process queues it already, or is stopping (or, handing it over, another node queues it)."""
+        if self._tenures is not None and not self._local:
+            return not self._stopping.is_set() and self._store.offer_lease(lease_name(campaign.id), self._tenures.node)
         with self._lock:
             running = self._threads.get(campaign.id)
             if self._stopping.is_set() or (running is not None and running.is_alive()):
@@ -88,13 +104,47 @@ class CampaignRunner:
         for thread in threads:
             thread.join(wait)
 
+    def adopt(self, queued: Callable[[], None] = lambda: None) -> int:
+        """Go on here with the campaigns whose lease expired (their node died) or was released or offered;
+        how many were started. Leases of campaigns no longer being queued are deleted."""
+        if self._tenures is None or not self._local or self._stopping.is_set():
+            return 0
+        now, leases = self._store.leases(LEASE)
+        started = 0
+        for lease in leases:
+            if lease.is_held(now) or self.is_running(campaign_id := int(lease.name.removeprefix(LEASE))):
+                continue
+            campaign = self._store.campaign(campaign_id)
+            if campaign is None or campaign.status != "sending":
+                self._store.forget_lease(lease)
+            elif self.start(campaign, queued):
+                started += 1
+        return started
+
     def _run(self, campaign: CampaignRow, queued: Callable[[], None]) -> None:
+        name = lease_name(campaign.id)
+        tenures = self._tenures
+        try:
+            if tenures is not None and not tenures.acquire(name):
+                return  # another node took it first: it goes on there
+        except StoreUnavailable as exc:
+            log.warning("campaign %s not started: %s", campaign.name, exc)
+            return
         outcome = RunOutcome()
+        done = False
+
+        def should_stop() -> bool:
+            return self._stopping.is_set() or (tenures is not None and not tenures.holds(name))
+
         try:
             sender = CampaignSender(self._store, self._keyring, campaign, dkim=self._dkim)
-            progress = sender.run(self._stopping.is_set, lambda progress: queued())
+            progress = sender.run(should_stop, lambda progress: queued())
+            done = progress.done
             outcome = RunOutcome(render_errors=len(progress.errors))
-            if progress.stopped:
+            if progress.stopped and not self._stopping.is_set():
+                outcome = RunOutcome("its lease lapsed (the database was out of reach): another node goes on with it",
+                                     len(progress.errors))
+            elif progress.stopped:
                 outcome = RunOutcome("the server stopped before every copy was queued: resume it", len(progress.errors))
         except MailbeaconError as exc:  # cancelled, raced by another run, the database gone for a minute
             log.warning("campaign %s stopped: %s", campaign.name, exc)
@@ -103,5 +153,7 @@ class CampaignRunner:
             log.exception("campaign %s failed", campaign.name)
             outcome = RunOutcome("an unexpected error stopped it (see the server's log): resume it")
         finally:
+            if tenures is not None:  # done: nothing to adopt; otherwise another node may go on at once
+                tenures.release(name, forget=done)
             with self._lock:
                 self._outcomes[campaign.id] = outcome

@@ -3,7 +3,8 @@
 The classify reader is the one there is: a verdict for each event and the
 counters of deliveries, messages and links. It runs in `mailbeacon serve`
 (worker 0) and in `mailbeacon reclassify`; several processes may run it on one
-store, as each step holds the store's pipeline lock.
+store, as each step holds the store's pipeline lock. With many nodes, the one holding
+the reader's lease runs it and the others stand by (`may_run`, issue #17).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ __all__ = ["READER", "Pipeline", "derive"]
 log = logging.getLogger(__name__)
 
 BUSY_BATCH = 50
+STANDBY = 0.5
+"""Seconds between two looks of a reader whose lease another node holds."""
 
 
 class Pipeline:
@@ -31,8 +34,9 @@ class Pipeline:
         batch: int = 500,
         idle: float = 0.2,
         busy: Callable[[], bool] = lambda: False,
+        may_run: Callable[[], bool] = lambda: True,
     ) -> None:
-        """`busy` says the tracking hot path is under load: then one small step a second, so the
+        """`may_run` says this node holds the reader's lease (issue #17). `busy` says the tracking hot path is under load: then one small step a second, so the
         pixel and the redirect keep the core (measured: a pipeline at full speed took two thirds
         of the hot path's throughput on one core). The backlog is worked off when the burst ends."""
         self._store = store
@@ -40,6 +44,7 @@ class Pipeline:
         self._batch = batch
         self._idle = idle
         self._busy = busy
+        self._may_run = may_run
         self._task: asyncio.Task[None] | None = None
 
     def step(self) -> int:
@@ -76,6 +81,9 @@ class Pipeline:
 
     async def _run(self) -> None:
         while True:
+            if not self._may_run():  # another node's reader runs (issue #17)
+                await asyncio.sleep(STANDBY)
+                continue
             under_load = self._busy()
             if under_load:
                 await asyncio.sleep(1.0)
