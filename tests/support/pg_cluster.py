@@ -7,6 +7,7 @@ binaries are absent the test skips with the reason, or fails under MAILBEACON_RE
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import shutil
@@ -14,7 +15,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def private_cluster() -> Iterator[Cluster]:
+def private_cluster(also_on: Sequence[str] = ()) -> Iterator[Cluster]:
+    """`also_on`: more interfaces to listen on, as ADDRESS/PREFIX, whose network may connect (trust),
+    e.g. the bridge the hosts of tests/support/netns.py reach this machine on."""
     bindir = _bindir()
     if bindir is None:
         _unavailable("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
@@ -101,7 +104,12 @@ def private_cluster() -> Iterator[Cluster]:
 
     try:
         run(str(bindir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync")
-        options = f"-p {cluster.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
+        if also_on:
+            with (cluster.data / "pg_hba.conf").open("a") as hba:
+                for interface in also_on:
+                    hba.write(f"host all all {ipaddress.ip_interface(interface).network} trust\n")
+        listen = ",".join(["127.0.0.1", *(str(ipaddress.ip_interface(i).ip) for i in also_on)])
+        options = f"-p {cluster.port} -c listen_addresses={listen} -c unix_socket_directories={root}"
         run(str(bindir / "pg_ctl"), "-D", str(cluster.data), "-l", str(root / "server.log"), "-o", options,
             "-w", "-t", "60", "start")
         try:

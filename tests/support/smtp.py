@@ -26,6 +26,8 @@ class Received:
     content: bytes
     """The exact bytes the upstream received (dot-unstuffed)."""
     mail_options: list[str]
+    peer: str = ""
+    """The address the copy came from (which node delivered it, tests/nodes)."""
 
 
 @dataclass
@@ -45,6 +47,7 @@ class SinkHandler:
                         list(envelope.rcpt_tos),
                         envelope.original_content or b"",
                         list(envelope.mail_options),
+                        str(session.peer[0]) if session.peer else "",
                     )
                 )
         return answer
@@ -53,14 +56,15 @@ class SinkHandler:
 class Sink:
     """An upstream mail server that keeps what it accepts."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.handler = SinkHandler()
-        self.port = port or free_port()
+        self.host = host
+        self.port = port or free_port(host)
         self._controller: Controller | None = None
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"smtp://{self.host}:{self.port}"
 
     @property
     def received(self) -> list[Received]:
@@ -69,7 +73,7 @@ class Sink:
 
     def start(self) -> Sink:
         self._controller = Controller(
-            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True
+            self.handler, hostname=self.host, port=self.port, enable_SMTPUTF8=True
         )
         self._controller.start()
         return self
@@ -91,17 +95,17 @@ class Sink:
 
 
 @contextmanager
-def running_sink(port: int = 0) -> Iterator[Sink]:
-    sink = Sink(port).start()
+def running_sink(port: int = 0, host: str = "127.0.0.1") -> Iterator[Sink]:
+    sink = Sink(port, host).start()
     try:
         yield sink
     finally:
         sink.stop()
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
