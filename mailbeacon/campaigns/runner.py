@@ -71,9 +71,14 @@ class CampaignRunner:
 
     def start(self, campaign: CampaignRow, queued: Callable[[], None] = lambda: None) -> bool:
         """Queue the rest of the campaign in a thread; `queued()` is called (from that thread) after each batch.
-        False if this process queues it already, or is stopping (or, handing it over, another node queues it)."""
+        False if this process queues it already, or is stopping. Without the worker role here, it is handed
+        to the worker nodes instead (one of them goes on with it within seconds)."""
         if self._tenures is not None and not self._local:
-            return not self._stopping.is_set() and self._store.offer_lease(lease_name(campaign.id), self._tenures.node)
+            if self._stopping.is_set():
+                return False
+            # Off the caller's event loop: a frozen database must not hold the tracking hot path (issue #12).
+            threading.Thread(target=self._offer, args=(campaign,), name=f"offer-{campaign.id}", daemon=True).start()
+            return True
         with self._lock:
             running = self._threads.get(campaign.id)
             if self._stopping.is_set() or (running is not None and running.is_alive()):
@@ -103,6 +108,14 @@ class CampaignRunner:
             threads = list(self._threads.values())
         for thread in threads:
             thread.join(wait)
+
+    def _offer(self, campaign: CampaignRow) -> None:
+        """Hand the campaign to the worker nodes: its lease, free for any of them to take (issue #17)."""
+        assert self._tenures is not None
+        try:
+            self._store.offer_lease(lease_name(campaign.id), self._tenures.node)
+        except StoreUnavailable as exc:
+            log.warning("campaign %s not handed to the workers (resume it): %s", campaign.name, exc)
 
     def adopt(self, queued: Callable[[], None] = lambda: None) -> int:
         """Go on here with the campaigns whose lease expired (their node died) or was released or offered;
