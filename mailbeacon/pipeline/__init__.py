@@ -15,15 +15,13 @@ import logging
 
 from mailbeacon.classify import Policy
 from mailbeacon.pipeline.derive import READER, derive
-from mailbeacon.store import Batch, Store, StoreUnavailable, Verdict, patiently
+from mailbeacon.store import STANDBY, Batch, Store, StoreUnavailable, Verdict, patiently
 
 __all__ = ["READER", "Pipeline", "derive"]
 
 log = logging.getLogger(__name__)
 
 BUSY_BATCH = 50
-STANDBY = 0.5
-"""Seconds between two looks of a reader whose lease another node holds."""
 
 
 class Pipeline:
@@ -36,9 +34,10 @@ class Pipeline:
         busy: Callable[[], bool] = lambda: False,
         may_run: Callable[[], bool] = lambda: True,
     ) -> None:
-        """`may_run` says this node holds the reader's lease (issue #17). `busy` says the tracking hot path is under load: then one small step a second, so the
+        """`busy` says the tracking hot path is under load: then one small step a second, so the
         pixel and the redirect keep the core (measured: a pipeline at full speed took two thirds
-        of the hot path's throughput on one core). The backlog is worked off when the burst ends."""
+        of the hot path's throughput on one core). The backlog is worked off when the burst ends.
+        `may_run` says this node holds the reader's lease (issue #17)."""
         self._store = store
         self._policy = policy or Policy()
         self._batch = batch

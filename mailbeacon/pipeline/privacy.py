@@ -19,13 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from mailbeacon.classify import Memory
-from mailbeacon.store import PrivacyRun, Store, StoreUnavailable
+from mailbeacon.store import STANDBY, PrivacyRun, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 HOURLY = 3600.0
-STANDBY = 0.5
-"""Seconds between two looks while another node holds the lease."""
 
 
 def forget_addresses(memory: dict[str, Any], before: float) -> dict[str, Any]:

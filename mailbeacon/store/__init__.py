@@ -88,7 +88,7 @@ from mailbeacon.store.reports import (
 from mailbeacon.store.sessions import SessionLimits, SessionRow
 from mailbeacon.store.settings import ServerSettings
 from mailbeacon.store.sqlite import open_sqlite
-from mailbeacon.store.tenure import LEASE_TTL, Tenures
+from mailbeacon.store.tenure import LEASE_TTL, STANDBY, Tenures
 from mailbeacon.store.timeline import ActivityTime
 from mailbeacon.store.webhooks import (
     DueWebhook,
@@ -155,6 +155,7 @@ __all__ = [
     "Store",
     "Tenures",
     "LEASE_TTL",
+    "STANDBY",
     "StoreConflict",
     "StoreUnavailable",
     "UserRow",

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 LEASE_TTL = 15.0
 """Seconds a lease lasts unrenewed: how long a dead node's jobs wait before another node takes them."""
+STANDBY = 0.5
+"""Seconds between two looks of a job whose lease another node holds (it asks `holds()`, in memory)."""
 TRUSTED = 0.8
 """The share of the lease, counted from before the request that took it, that `holds()` believes in."""
 

@@ -12,13 +12,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from mailbeacon.store import FanOutStep, Store, StoreUnavailable, patiently
+from mailbeacon.store import STANDBY, FanOutStep, Store, StoreUnavailable, patiently
 from mailbeacon.webhooks.payloads import plan_messages
 
 log = logging.getLogger(__name__)
-
-STANDBY = 0.5
-"""Seconds between two looks while another node holds the lease."""
 
 
 class WebhookFanOut:
@@ -31,8 +28,9 @@ class WebhookFanOut:
         busy: Callable[[], bool] = lambda: False,
         may_run: Callable[[], bool] = lambda: True,
     ) -> None:
-        """`may_run` says this node holds the fan-out's lease. `queued` is told when messages were queued (wakes the delivery worker); while `busy` (the
-        tracking hot path under load) it steps once a second, as the classify reader does."""
+        """`queued` is told when messages were queued (wakes the delivery worker); while `busy` (the
+        tracking hot path under load) it steps once a second, as the classify reader does. `may_run`
+        says this node holds the fan-out's lease (issue #17)."""
         self._store = store
         self._queued = queued
         self._batch = batch

@@ -41,13 +41,13 @@ JOB_LEASE = 3.0
 NAMES = ("a", "b", "c")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hosts() -> Iterator[Network]:
     with network(len(NAMES)) as made:
         yield made
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres(hosts: Network) -> Iterator[Cluster]:
     with private_cluster(also_on=[hosts.gateway_interface]) as cluster:
         yield cluster

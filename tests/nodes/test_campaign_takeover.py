@@ -6,8 +6,12 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.nodes.conftest import NAMES, NodeSinkHandler, Nodes, api, upstream
 from tests.support.dashboard import Session, wait_for
+
+pytestmark = pytest.mark.slow  # three real nodes: 15-25 s
 
 CONTACTS = 1000
 """Four batches of 250: node a dies after writing the first."""

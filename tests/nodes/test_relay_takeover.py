@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
+
 from mailbeacon.store import Store
 from tests.nodes.conftest import NAMES, NodeSinkHandler, Nodes, upstream
 from tests.support.dashboard import wait_for
 from tests.support.smtp import User, relay_client
+
+pytestmark = pytest.mark.slow  # three real nodes: 15-25 s
 
 LEASE = 6.0
 """--outbound-lease: how long node c's claim keeps the copies from the others."""

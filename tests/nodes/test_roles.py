@@ -15,6 +15,8 @@ from tests.nodes.conftest import Nodes, api, tracked, upstream
 from tests.support.dashboard import Session, judged, wait_for
 from tests.support.smtp import User, relay_client
 
+pytestmark = pytest.mark.slow  # three real nodes: 15-25 s
+
 
 def test_web_smtp_and_worker_nodes_together_send_track_and_judge(nodes: Nodes, tmp_path: Path) -> None:
     created = nodes.add_user("ada@example.com", "--admin", "--seat", "sales")

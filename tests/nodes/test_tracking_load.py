@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -24,6 +25,8 @@ from mailbeacon.web.tracking import GIF
 from tests.nodes.conftest import NAMES, Nodes, tracked
 from tests.support.dashboard import send, wait_for
 from tests.support.smtp import running_sink
+
+pytestmark = pytest.mark.slow  # three real nodes: 15-25 s
 
 REQUESTS = 600
 KILL_AFTER = 200

@@ -14,11 +14,14 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from mailbeacon.web.tracking import GIF
 from tests.nodes.conftest import NAMES, Nodes, api, tracked, upstream
 from tests.support.dashboard import send, wait_for
 from tests.webhooks.receiver import running_receiver
+
+pytestmark = pytest.mark.slow  # three real nodes: 15-25 s
 
 OPENS = 40
 """Half before node c hangs, half after."""
