@@ -179,11 +179,12 @@ def record_outcomes(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> in
     final = [o for o in outcomes if o.status != "retry"]
     recorded = 0
     if final:
-        found = dict(
-            conn.execute(
+        found = {
+            row.id: row.delivery_id
+            for row in conn.execute(
                 select(outbound.c.id, outbound.c.delivery_id).where(outbound.c.id.in_([o.outbound_id for o in final]))
-            ).tuples().all()
-        )
+            )
+        }  # not .tuples(): deprecated in SQLAlchemy 2.1
         done = [o for o in final if o.outbound_id in found]  # a copy another worker finished first is left alone
         if done:
             conn.execute(

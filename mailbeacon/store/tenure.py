@@ -45,6 +45,8 @@ class Tenures:
         self._wanted: set[str] = set()
         self._held: dict[str, tuple[Lease, float]] = {}
         """name -> (the lease, the local time until which it is believed held)."""
+        self._renew_at: dict[str, float] = {}
+        """name -> the local time a held lease is next renewed: a third of the ttl after it was last."""
 
     @property
     def every(self) -> float:
@@ -72,10 +74,11 @@ class Tenures:
         return self._hold(name)
 
     def tend(self) -> None:
-        """Renew what is held, take what is wanted and free; a store that does not answer keeps what is
-        believed held until its margin runs out."""
+        """Renew what is held (every third of the ttl), take what is wanted and free; a store that does not
+        answer keeps what is believed held until its margin runs out."""
         with self._lock:
-            wanted = sorted(self._wanted)
+            now = self._clock()
+            wanted = sorted(name for name in self._wanted if now >= self._renew_at.get(name, now))
         for name in wanted:
             self._hold(name)
 
@@ -83,6 +86,7 @@ class Tenures:
         """Stop wanting it and let another node take it now (`forget`: delete it, its job is over)."""
         with self._lock:
             self._wanted.discard(name)
+            self._renew_at.pop(name, None)
             held = self._held.pop(name, None)
         if held is None:
             return
@@ -109,14 +113,16 @@ class Tenures:
             if lease is None:  # not held, or lost meanwhile (this process stalled): free again, maybe
                 lease = self._store.acquire_lease(name, self.node, self.instance, self.ttl)
         except StoreUnavailable as exc:
-            log.warning("lease %s: cannot reach the store: %s", name, exc)
+            log.info("lease %s: cannot reach the store now: %s", name, exc)  # the jobs say it louder
             return self.holds(name)
         with self._lock:
             if lease is None:
+                self._renew_at.pop(name, None)
                 if self._held.pop(name, None) is not None:
                     log.warning("lease %s: lost to another node", name)
                 return False
             if held is None or held[0].epoch != lease.epoch:
                 log.info("lease %s: taken by node %s (epoch %d)", name, self.node, lease.epoch)
             self._held[name] = (lease, started + self.ttl * TRUSTED)
+            self._renew_at[name] = started + self.ttl / 3
         return True
