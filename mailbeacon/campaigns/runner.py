@@ -137,11 +137,11 @@ class CampaignRunner:
     def _run(self, campaign: CampaignRow, queued: Callable[[], None]) -> None:
         name = lease_name(campaign.id)
         tenures = self._tenures
-        try:
-            if tenures is not None and not tenures.acquire(name):
-                return  # another node took it first: it goes on there
-        except StoreUnavailable as exc:
-            log.warning("campaign %s not started: %s", campaign.name, exc)
+        if tenures is not None and not tenures.acquire(name):
+            with self._lock:
+                self._outcomes[campaign.id] = RunOutcome(
+                    "another node is queueing it, or the database was out of reach: resume it if it does not move"
+                )
             return
         outcome = RunOutcome()
         done = False
