@@ -60,8 +60,11 @@ def may_take(lease: Lease | None, holder: str, instance: str, now: float) -> boo
     return lease is None or not lease.is_held(now) or (lease.holder, lease.instance) == (holder, instance)
 
 
-def acquire(conn: Connection, name: str, holder: str, instance: str, ttl: float) -> Lease | None:
-    """The lease for `ttl` seconds, taken or renewed; None while another process holds it."""
+def acquire(
+    conn: Connection, name: str, holder: str, instance: str, ttl: float, replacing: str | None = None
+) -> Lease | None:
+    """The lease for `ttl` seconds, taken or renewed; None while another process holds it, unless that is
+    the process `replacing` (this node's previous one, known dead)."""
     now = database_now(conn)
     found = select_lease(conn, name)
     if found is None:
@@ -73,7 +76,7 @@ def acquire(conn: Connection, name: str, holder: str, instance: str, ttl: float)
         return taken if inserted is not None else None  # another node inserted it first
     if (found.holder, found.instance) == (holder, instance):
         return renew(conn, found, ttl)
-    if found.is_held(now):
+    if found.is_held(now) and found.instance != replacing:
         return None
     taken = Lease(name, holder, instance, found.epoch + 1, now, now, now + ttl)
     moved = conn.execute(

@@ -21,6 +21,18 @@ from mailbeacon.store.leases import Lease
 
 log = logging.getLogger(__name__)
 
+
+def _boot_id() -> str:
+    """This boot of the machine (Linux), so a pid is compared only with the pids of the same boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as found:
+            return found.read().strip().replace("-", "")[:12] or "unknown"
+    except OSError:
+        return "unknown"
+
+
+BOOT = _boot_id()
+
 LEASE_TTL = 15.0
 """Seconds a lease lasts unrenewed: how long a dead node's jobs wait before another node takes them."""
 STANDBY = 0.5
@@ -36,8 +48,8 @@ class Tenures:
         self, store: LeaseQueries, node: str, ttl: float = LEASE_TTL, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.node = node
-        self.instance = f"{os.getpid()}-{secrets.token_hex(4)}"
-        """This process, among the node's: a restarted node waits out its dead process's leases like any node."""
+        self.instance = f"{BOOT}-{os.getpid()}-{secrets.token_hex(4)}"
+        """This process, among the node's: which boot of the machine, which process, and a nonce."""
         self.ttl = ttl
         self._store = store
         self._clock = clock
@@ -104,6 +116,15 @@ class Tenures:
         for name in names:
             self.release(name)
 
+    def is_dead(self, lease: Lease) -> bool:
+        """Whether the lease's holder is this node's previous process, ended (killed, crashed): a restarted node
+        then goes on at once instead of waiting out the lease. Names of nodes must differ for this, as for all."""
+        boot, _, rest = lease.instance.partition("-")
+        pid = rest.partition("-")[0]
+        if lease.holder != self.node or boot != BOOT or not pid.isdigit() or lease.instance == self.instance:
+            return False
+        return not os.path.exists(f"/proc/{pid}") if os.path.isdir("/proc/self") else False
+
     def _hold(self, name: str) -> bool:
         started = self._clock()
         with self._lock:
@@ -111,7 +132,7 @@ class Tenures:
         try:
             lease = self._store.renew_lease(held[0], self.ttl) if held is not None else None
             if lease is None:  # not held, or lost meanwhile (this process stalled): free again, maybe
-                lease = self._store.acquire_lease(name, self.node, self.instance, self.ttl)
+                lease = self._store.acquire_lease(name, self.node, self.instance, self.ttl, self.is_dead)
         except StoreUnavailable as exc:
             log.info("lease %s: cannot reach the store now: %s", name, exc)  # the jobs say it louder
             return self.holds(name)

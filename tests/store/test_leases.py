@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 from mailbeacon.store import Store, Tenures
+from mailbeacon.store.tenure import BOOT
 
 
 def test_a_lease_has_one_holder_until_it_expires(store: Store) -> None:
@@ -80,3 +82,17 @@ def test_tenures_renew_what_they_hold_and_take_over_what_expired(store: Store) -
     b.release_all()
     a.tend()
     assert a.holds("reader:classify")
+
+
+def test_a_restarted_node_takes_over_its_dead_process_leases_at_once(store: Store) -> None:
+    dead = f"{BOOT}-{2**22 + 12345}-0000"  # a pid above Linux's pid_max: no such process
+    assert store.acquire_lease("reader:classify", "node-a", dead, ttl=60) is not None
+    alive = f"{BOOT}-{os.getpid()}-0000"  # this very process, as another instance of node-a
+    assert store.acquire_lease("privacy", "node-a", alive, ttl=60) is not None
+    other, restarted = Tenures(store, "node-b"), Tenures(store, "node-a")
+    for tenures in (other, restarted):
+        tenures.want("reader:classify")
+        tenures.want("privacy")
+        tenures.tend()
+    assert other.held() == []  # another node waits for the lease to expire
+    assert restarted.held() == ["reader:classify"]  # its own dead process's, at once; a live one's, not

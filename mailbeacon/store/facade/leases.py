@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mailbeacon.store.leases import (
     Lease,
     acquire,
@@ -18,16 +20,21 @@ from mailbeacon.store.facade.base import StoreBase
 
 
 class LeaseQueries(StoreBase):
-    def acquire_lease(self, name: str, holder: str, instance: str, ttl: float) -> Lease | None:
-        """The lease for `ttl` seconds (taken, or renewed if this process holds it); None while another does.
+    def acquire_lease(
+        self, name: str, holder: str, instance: str, ttl: float, is_dead: Callable[[Lease], bool] = lambda lease: False
+    ) -> Lease | None:
+        """The lease for `ttl` seconds (taken, or renewed if this process holds it); None while another does,
+        unless `is_dead` says that process has died (this node's own, before a restart).
 
         Asking is a read while someone else holds it: standby nodes poll without taking the write lock."""
         with self._translated(f"take the lease {name}"):
             with self._read() as conn:
-                if not may_take(select_lease(conn, name), holder, instance, database_now(conn)):
+                found = select_lease(conn, name)
+                replacing = found.instance if found is not None and is_dead(found) else None
+                if replacing is None and not may_take(found, holder, instance, database_now(conn)):
                     return None
             with self._write() as conn:
-                return acquire(conn, name, holder, instance, ttl)
+                return acquire(conn, name, holder, instance, ttl, replacing)
 
     def renew_lease(self, lease: Lease, ttl: float) -> Lease | None:
         """The lease, held `ttl` seconds from now; None if another process took it meanwhile."""
