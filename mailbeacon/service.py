@@ -42,8 +42,9 @@ from mailbeacon.relay import (
 )
 from mailbeacon.classify import Networks, Policy
 from mailbeacon.pipeline import Pipeline
+from mailbeacon.node import ALL_ROLES, CLASSIFY, FAN_OUT, PRIVACY, Role, Tending, default_node_name, describe
 from mailbeacon.pipeline.privacy import PrivacyJob
-from mailbeacon.store import SessionLimits, Store, StoreUnavailable, open_store
+from mailbeacon.store import LEASE_TTL, SessionLimits, Store, StoreUnavailable, Tenures, open_store
 from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
@@ -51,6 +52,7 @@ from mailbeacon.web.app import ASGIApp, create_app
 from mailbeacon.web.context import Web
 from mailbeacon.web.fastpath import protocol_for
 from mailbeacon.web.head_limits import HEAD_TIMEOUT
+from mailbeacon.web.node_health import create_health_app
 from mailbeacon.web.tracking import LOOPBACK, Tracking
 from mailbeacon.webhooks import Backoff, Destinations, WebhookFanOut, WebhookWorker
 
@@ -109,6 +111,14 @@ class Settings:
     """Open HTTP connections per server process past which requests get 503 (uvicorn's limit_concurrency)."""
     webhook_allowed_networks: tuple[str, ...] = ()
     """Non-public networks webhooks may be sent to (local receivers); by default public addresses only."""
+    roles: frozenset[Role] = ALL_ROLES
+    """What this node runs (issue #17): web (tracking, API, dashboard), smtp (the relay), worker (background jobs)."""
+    node_name: str = ""
+    """Recorded as the holder of the leases this node takes; "" means the hostname."""
+    lease_ttl: float = LEASE_TTL
+    """Seconds a job's lease lasts unrenewed: a dead node's jobs move to another node after it."""
+    webhook_lease: float | None = None
+    """Seconds a webhook delivery holds the messages it claimed; None: what a whole batch may take, plus a margin."""
 
     @property
     def store_url(self) -> str:
@@ -121,6 +131,10 @@ class Settings:
     @property
     def capture_dir(self) -> Path:
         return self.data_dir / "captured"
+
+    @property
+    def node(self) -> str:
+        return self.node_name or default_node_name()
 
 
 def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -237,22 +251,37 @@ def relay_options(settings: Settings) -> RelayOptions:
     )
 
 
+def hot_path_busy(batcher: Batcher | None) -> Callable[[], bool]:
+    """Whether the tracking hot path committed within 50 ms: the readers then step gently (never, without one)."""
+    if batcher is None:
+        return lambda: False
+    return lambda: time.monotonic() - batcher.last_commit < 0.05
+
+
 def build_app(
     settings: Settings, worker: int = 0, smtp_sock: socket.socket | None = None,
     stopping: asyncio.Event | None = None,
-) -> tuple[ASGIApp, Tracking, Store]:
-    """The web app of one server process; worker 0 also runs the relay (on `smtp_sock`) and the outbound worker.
+) -> tuple[ASGIApp, Tracking | None, Store]:
+    """The app of one server process; worker 0 also runs the relay (on `smtp_sock`) and, on a node with
+    the worker role, the background jobs (issue #17: those that must run once, under leases).
 
     `stopping` is set when the server begins to shut down (StoppingServer): the live streams end then."""
     store, keyring = open_data(settings)
-    memory = HeldEvents(settings.memory_events, MEMORY_BYTES)
-    batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,), memory=memory)
-    tracking = Tracking(keyring, batcher, settings.trusted_proxies)
+    roles = settings.roles
+    tenures = Tenures(store, settings.node, settings.lease_ttl)
+    jobs = worker == 0 and Role.WORKER in roles
+    batcher = tracking = None
+    if Role.WEB in roles:
+        memory = HeldEvents(settings.memory_events, MEMORY_BYTES)
+        batcher = Batcher(store.append_events, Spool(spool_path(settings, worker)), (StoreUnavailable,), memory=memory)
+        tracking = Tracking(keyring, batcher, settings.trusted_proxies)
+    busy = hot_path_busy(batcher)
     submit = submitter(settings, store, keyring)
-    campaigns = CampaignRunner(store, keyring, settings.links_base_url, dkim_signer(settings))
-    sending = worker == 0
-    outbound = sent_folder = None
-    if sending:
+    # A process without the jobs hands the campaigns it starts to the worker nodes (issue #17).
+    campaigns = CampaignRunner(store, keyring, settings.links_base_url, dkim_signer(settings), tenures, local=jobs)
+    outbound = sent_folder = pipeline = privacy = webhooks = fan_out = tending = None
+    destinations = webhook_destinations(settings)
+    if jobs:
         box = SecretBox.load_or_create(settings.data_dir)  # connected mailboxes' passwords (issue #14)
         outbound = OutboundWorker(
             store,
@@ -263,35 +292,27 @@ def build_app(
         )
         sent_folder = SentFolderWorker(store, box, lease=settings.outbound_lease,
                                        retry=RetryPolicy(first=settings.retry_first))
-    options = relay_options(settings) if sending and smtp_sock is not None else None
-    pipeline = (
-        Pipeline(store, classify_policy(settings), busy=lambda: time.monotonic() - batcher.last_commit < 0.05)
-        if sending
-        else None
-    )
-    privacy = PrivacyJob(store) if sending else None  # retention and IP truncation, hourly
-    destinations = webhook_destinations(settings)
-    webhooks = (
-        WebhookWorker(store, backoff=Backoff(first=settings.webhook_retry_first), destinations=destinations)
-        if sending
-        else None
-    )
-    fan_out = (
-        WebhookFanOut(store, queued=webhooks.wake, busy=lambda: time.monotonic() - batcher.last_commit < 0.05)
-        if webhooks is not None
-        else None
-    )
+        pipeline = Pipeline(store, classify_policy(settings), busy=busy, may_run=lambda: tenures.holds(CLASSIFY))
+        privacy = PrivacyJob(store, may_run=lambda: tenures.holds(PRIVACY))  # retention and IP truncation, hourly
+        webhooks = WebhookWorker(store, backoff=Backoff(first=settings.webhook_retry_first), lease=settings.webhook_lease,
+                                 destinations=destinations)
+        fan_out = WebhookFanOut(store, queued=webhooks.wake, busy=busy, may_run=lambda: tenures.holds(FAN_OUT))
+        tending = Tending(tenures, campaigns, queued=outbound.wake)
+    options = relay_options(settings) if worker == 0 and smtp_sock is not None else None
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        if sending:
+        if batcher is not None and worker == 0:
             for orphan in orphan_spools(settings):
                 try:
                     orphan.replay(store.append_events)
                 except StoreUnavailable as exc:
                     log.warning("spool %s kept for the next start: %s", orphan.path, exc)
-        await batcher.start()
+        if batcher is not None:
+            await batcher.start()
         relay = handler = None
+        if tending is not None:
+            await tending.start()  # takes the leases that are free before the jobs look
         if pipeline is not None:
             await pipeline.start()
         if privacy is not None:
@@ -302,11 +323,12 @@ def build_app(
         if outbound is not None and sent_folder is not None:
             await outbound.start()
             await sent_folder.start()
-            if smtp_sock is not None and options is not None:
-                handler = RelayHandler(
-                    submit, Authenticator(store), queued=outbound.wake, max_recipients=settings.smtp_max_recipients
-                )
-                relay = await start_relay(smtp_sock, handler, options)
+        if options is not None and smtp_sock is not None:
+            handler = RelayHandler(
+                submit, Authenticator(store), queued=outbound.wake if outbound else lambda: None,
+                max_recipients=settings.smtp_max_recipients,
+            )
+            relay = await start_relay(smtp_sock, handler, options)
         try:
             yield
         finally:
@@ -324,12 +346,20 @@ def build_app(
                 await fan_out.stop()
             if webhooks is not None:
                 await webhooks.stop()  # hands its claims back: the next start sends them at once
-            await batcher.stop()
+            if batcher is not None:
+                await batcher.stop()
             if privacy is not None:
                 await privacy.stop()
             if pipeline is not None:
                 await pipeline.stop()
+            if tending is not None:
+                await tending.stop()  # the jobs have stopped: another node takes their leases now
 
+    if tracking is None:
+        def health() -> dict[str, object]:
+            return {"node": settings.node, "roles": sorted(r.value for r in roles), "leases": tenures.held()}
+
+        return create_health_app(store.ping, health, lifespan), None, store
     web = Web(
         store,
         tracking,
@@ -373,14 +403,15 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: ASGIApp, tracking: Tracking, settings: Settings | None = None) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, tracking: Tracking | None, settings: Settings | None = None) -> uvicorn.Config:
+    """`tracking` None: a node without the web role, whose HTTP side is /healthz only (no fast path)."""
     settings = settings or Settings()
     return uvicorn.Config(
         app,
         access_log=False,
         log_level="warning",
         lifespan="on",
-        http=protocol_for(tracking, settings.head_timeout),
+        http=protocol_for(tracking, settings.head_timeout) if tracking is not None else "h11",
         loop="uvloop",
         server_header=False,
         date_header=False,
@@ -414,10 +445,15 @@ def serve(settings: Settings) -> None:
     """Listen, then run one server process, or fork `workers` that share the listening socket."""
     if settings.workers < 1:
         raise ConfigError("--workers must be at least 1")
+    if settings.workers > 1 and Role.WEB not in settings.roles:
+        raise ConfigError("--workers shares the tracking port: it needs the web role")
+    if settings.lease_ttl < 1:
+        raise ConfigError("--job-lease must be at least 1 second")
     os.umask(PRIVATE_UMASK)  # every file the server makes is its own: database, spool, captured mail
     raise_open_files_limit()  # issue #12: before forking, so every worker has it
     sock = bind(settings.http_host, settings.http_port)
-    smtp_sock = bind(settings.smtp_host, settings.smtp_port) if settings.relay else None
+    relay = settings.relay and Role.SMTP in settings.roles
+    smtp_sock = bind(settings.smtp_host, settings.smtp_port) if relay else None
     store, keyring = open_data(settings)  # create keys and migrate once, before any worker starts
     try:
         submitter(settings, store, keyring)  # refuse bad DKIM or TLS options now, not in a worker
@@ -434,7 +470,12 @@ def serve(settings: Settings) -> None:
         store.close()
     host, port = sock.getsockname()[:2]
     settings = dataclasses.replace(settings, http_host=host, http_port=port)
-    print(f"mailbeacon: tracking on http://{host}:{port} (links use {settings.links_base_url})", flush=True)
+    print(f"mailbeacon: node {settings.node}, roles {describe(settings.roles)}", flush=True)
+    if Role.WEB in settings.roles:
+        print(f"mailbeacon: tracking on http://{host}:{port} (links use {settings.links_base_url})", flush=True)
+    else:
+        print(f"mailbeacon: health on http://{host}:{port}/healthz (no web role: no tracking, API or dashboard)",
+              flush=True)
     if smtp_sock is not None:
         smtp_host, smtp_port = smtp_sock.getsockname()[:2]
         settings = dataclasses.replace(settings, smtp_host=smtp_host, smtp_port=smtp_port)

@@ -72,6 +72,17 @@ from mailbeacon.errors import MailbeaconError
               type=click.FloatRange(min=0, min_open=True), help="Hours after login that a dashboard session ends.")
 @click.option("--public-metrics", is_flag=True,
               help="Serve /metrics to anyone; by default it needs an admin's API key (Authorization: Bearer).")
+@click.option("--role", "roles", multiple=True, envvar="MAILBEACON_ROLE", show_default="all",
+              help="What this node runs: web (tracking, API, dashboard), smtp (the relay), worker (background jobs), "
+                   "or all; repeat it or give a comma list.")
+@click.option("--node-name", default=None, envvar="MAILBEACON_NODE_NAME",
+              help="This node's name among the nodes on one database, recorded with the jobs it holds "
+                   "[default: the hostname].")
+@click.option("--job-lease", "lease_ttl", default=15.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds a node holds a job that runs on one node at a time (the pipeline, webhook fan-out, "
+                   "privacy, each campaign) without renewing it: a node that dies leaves its jobs to another after it.")
+@click.option("--webhook-lease", default=None, type=click.FloatRange(min=5), hidden=True,
+              help="Seconds a webhook delivery holds the messages it claimed; for tests.")
 def serve(
     data_dir: Path,
     http: str,
@@ -106,9 +117,14 @@ def serve(
     session_idle: float,
     session_lifetime: float,
     public_metrics: bool,
+    roles: tuple[str, ...],
+    node_name: str | None,
+    lease_ttl: float,
+    webhook_lease: float | None,
 ) -> None:
     """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
     from mailbeacon import service
+    from mailbeacon.node import parse_roles
     from mailbeacon.store import SessionLimits
     from mailbeacon.submission import Switches
 
@@ -146,6 +162,10 @@ def serve(
             public_metrics=public_metrics,
             head_timeout=head_timeout,
             max_connections=max_connections,
+            roles=parse_roles(roles),
+            node_name=node_name or "",
+            lease_ttl=lease_ttl,
+            webhook_lease=webhook_lease,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,

@@ -8,7 +8,9 @@ or bounced) after, the outcomes of copies sent meanwhile in one transaction;
 a crash between the two sends it again after the lease, so a
 copy may reach the upstream twice but never zero times.
 Temporary failures are retried with exponential backoff and jitter until
-`give_up_after`, then bounced.
+`give_up_after`, then bounced. A sender starts no copy after the first half of
+its claim's lease: with many nodes, another may claim it once the lease lapses
+(issue #17), so the rest is handed back instead.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from mailbeacon.outbound.transports import Outcome, Result, Transport
 from mailbeacon.store import DeliveryOutcome, Queued, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+SEND_WITHIN = 0.5
+"""The share of a claim's lease within which its copies may start: each send's timeout is a third of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,7 @@ class OutboundWorker:
         transports = Transports(self._factory, self._mailboxes)
         try:
             while True:
+                until = time.monotonic() + self._lease * SEND_WITHIN  # from before the claim: on the safe side
                 try:
                     claimed = await self._claim()
                 except StoreUnavailable as exc:
@@ -110,7 +116,10 @@ class OutboundWorker:
                 if not claimed:
                     await self._idle()
                     continue
-                for queued in claimed:
+                for n, queued in enumerate(claimed):
+                    if time.monotonic() > until:
+                        await self._hand_back(claimed[n:])
+                        break
                     transport: Transport | None = None
                     try:
                         transport = (  # only a mailbox's copy reads the store to find its transport
@@ -132,6 +141,12 @@ class OutboundWorker:
     async def _claim(self) -> list[Queued]:
         async with self._claim_lock:  # one claim at a time in this process; the store orders processes
             return await asyncio.to_thread(self._store.claim_outbound, self._batch, self._lease)
+
+    async def _hand_back(self, copies: list[Queued]) -> None:
+        try:
+            await asyncio.to_thread(self._store.release_outbound, [queued.id for queued in copies])
+        except StoreUnavailable as exc:
+            log.warning("outbound: %d copies wait for their lease to end: %s", len(copies), exc)
 
     async def _idle(self) -> None:
         """Wait for a wake-up, the next copy due (a campaign's rate spaces them) or the poll interval."""

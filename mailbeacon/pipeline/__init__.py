@@ -3,7 +3,8 @@
 The classify reader is the one there is: a verdict for each event and the
 counters of deliveries, messages and links. It runs in `mailbeacon serve`
 (worker 0) and in `mailbeacon reclassify`; several processes may run it on one
-store, as each step holds the store's pipeline lock.
+store, as each step holds the store's pipeline lock. With many nodes, the one holding
+the reader's lease runs it and the others stand by (`may_run`, issue #17).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 
 from mailbeacon.classify import Policy
 from mailbeacon.pipeline.derive import READER, derive
-from mailbeacon.store import Batch, Store, StoreUnavailable, Verdict, patiently
+from mailbeacon.store import STANDBY, Batch, Store, StoreUnavailable, Verdict, patiently
 
 __all__ = ["READER", "Pipeline", "derive"]
 
@@ -31,15 +32,18 @@ class Pipeline:
         batch: int = 500,
         idle: float = 0.2,
         busy: Callable[[], bool] = lambda: False,
+        may_run: Callable[[], bool] = lambda: True,
     ) -> None:
         """`busy` says the tracking hot path is under load: then one small step a second, so the
         pixel and the redirect keep the core (measured: a pipeline at full speed took two thirds
-        of the hot path's throughput on one core). The backlog is worked off when the burst ends."""
+        of the hot path's throughput on one core). The backlog is worked off when the burst ends.
+        `may_run` says this node holds the reader's lease (issue #17)."""
         self._store = store
         self._policy = policy or Policy()
         self._batch = batch
         self._idle = idle
         self._busy = busy
+        self._may_run = may_run
         self._task: asyncio.Task[None] | None = None
 
     def step(self) -> int:
@@ -76,6 +80,9 @@ class Pipeline:
 
     async def _run(self) -> None:
         while True:
+            if not self._may_run():  # another node's reader runs (issue #17)
+                await asyncio.sleep(STANDBY)
+                continue
             under_load = self._busy()
             if under_load:
                 await asyncio.sleep(1.0)

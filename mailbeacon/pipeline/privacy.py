@@ -5,6 +5,7 @@ It runs on worker 0 beside the classify reader, once at start and then every
 keeps the write lock (measured on SQLite: a 1,000-event truncation transaction
 holds it about 50 ms with its commit, a deletion about 20 ms). The settings are read on each run, so a change on the
 dashboard takes effect within the hour (or at once with `mailbeacon privacy apply`).
+With many nodes it runs on the one holding its lease (issue #17), at once when it takes it over.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mailbeacon.classify import Memory
-from mailbeacon.store import PrivacyRun, Store, StoreUnavailable
+from mailbeacon.store import STANDBY, PrivacyRun, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ class PrivacyJob:
         batch: int = 1000,
         pause: float = 0.05,
         clock: Callable[[], float] = time.time,
+        may_run: Callable[[], bool] = lambda: True,
     ) -> None:
         self._store = store
+        self._may_run = may_run
         self._every = every
         self._batch = batch
         self._pause = pause
@@ -75,6 +78,9 @@ class PrivacyJob:
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            if not self._may_run():  # another node runs it (issue #17)
+                await self._sleep(STANDBY)
+                continue
             try:
                 self.last = await asyncio.to_thread(self.run_once)
                 self.runs += 1

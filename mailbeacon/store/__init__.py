@@ -33,6 +33,7 @@ from mailbeacon.store.activity import (
 )
 from mailbeacon.store.facade.base import DuplicateUser, StoreBase, StoreConflict, StoreUnavailable, describe_url
 from mailbeacon.store.facade.campaigns import CampaignQueries
+from mailbeacon.store.facade.leases import LeaseQueries
 from mailbeacon.store.facade.log import LogQueries
 from mailbeacon.store.facade.mailboxes import MailboxQueries
 from mailbeacon.store.facade.privacy import PrivacyQueries
@@ -66,6 +67,7 @@ from mailbeacon.store.contacts import (
 from mailbeacon.store.feed import FeedFilter, FeedItem
 from mailbeacon.store.mailboxes import Disconnected, EndpointRow, MailboxRecord, MailboxRow
 from mailbeacon.store.sent_copies import DueSentCopy, NewSentCopy, SentCopyRow
+from mailbeacon.store.leases import Lease
 from mailbeacon.store.events import EventRow
 from mailbeacon.store.outbound import (
     Copy,
@@ -89,6 +91,7 @@ from mailbeacon.store.reports import (
 from mailbeacon.store.sessions import SessionLimits, SessionRow
 from mailbeacon.store.settings import ServerSettings
 from mailbeacon.store.sqlite import open_sqlite
+from mailbeacon.store.tenure import LEASE_TTL, STANDBY, Tenures
 from mailbeacon.store.timeline import ActivityTime
 from mailbeacon.store.webhooks import (
     DueWebhook,
@@ -153,12 +156,16 @@ __all__ = [
     "EventRow",
     "FeedFilter",
     "FeedItem",
+    "Lease",
     "PrivacyRun",
     "Queued",
     "ServerSettings",
     "SessionLimits",
     "SessionRow",
     "Store",
+    "Tenures",
+    "LEASE_TTL",
+    "STANDBY",
     "StoreConflict",
     "StoreUnavailable",
     "UserRow",
@@ -217,6 +224,6 @@ def open_store(url: str) -> Store:
 
 class Store(
     LogQueries, ReportQueries, SendingQueries, PrivacyQueries, WebhookQueries, CampaignQueries, UserQueries,
-    SessionQueries, MailboxQueries, StoreBase
+    SessionQueries, MailboxQueries, LeaseQueries, StoreBase
 ):
     """Named queries over one database; build it with open_store()."""

@@ -4,7 +4,9 @@ A message and all its copies are written in one transaction, so an accepted
 message is either wholly queued or not at all; the copies may come from an
 iterator, each written as it comes, so memory stays flat in their number.
 Workers claim rows with a lease; a worker that dies leaves its rows to be
-claimed again when the lease ends (at-least-once, as SMTP itself is).
+claimed again when the lease ends (at-least-once, as SMTP itself is). On
+PostgreSQL workers of many nodes claim at once: each skips the rows another
+is claiming (FOR UPDATE SKIP LOCKED) instead of waiting its turn (issue #17).
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ def claim_due(conn: Connection, now: float, limit: int, lease: float) -> list[Qu
             .where(or_(outbound.c.lease_until.is_(None), outbound.c.lease_until < now))
             .order_by(outbound.c.next_attempt_at, outbound.c.id)
             .limit(limit)
+            .with_for_update(of=outbound, skip_locked=True)  # nothing on SQLite, whose writers are serial anyway
         ).all()
         stopped = {
             r.message_id: r.campaign_status for r in rows if r.campaign_status == "cancelled" or r.paused_at is not None
@@ -161,6 +164,11 @@ def claim_due(conn: Connection, now: float, limit: int, lease: float) -> list[Qu
                r.mailbox_id)
         for r in rows
     ]
+
+
+def release_claims(conn: Connection, outbound_ids: Sequence[int]) -> None:
+    """Hand claimed copies back unsent: any worker may claim them now."""
+    conn.execute(update(outbound).where(outbound.c.id.in_(list(outbound_ids))).values(lease_until=None))
 
 
 def finish(conn: Connection, outbound_id: int, status: str, reply: str, accepted_at: float | None) -> bool:

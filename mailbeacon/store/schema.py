@@ -521,3 +521,22 @@ sent_copies = Table(
     Index("ix_sent_copies_status_due", "status", "next_attempt_at"),
 )
 """The durable queue of Sent-folder APPENDs (issue #14): written with the message, done after the upstream accepts."""
+# Many nodes on one store (issue #17): who runs each job that must run once.
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    # The job: reader:classify, reader:webhooks, privacy, campaign:<id>.
+    Column("holder", Text, nullable=False),
+    # The node's name (`serve --node-name`, default its hostname).
+    Column("instance", Text, nullable=False),
+    # Which process of that node: a restarted node waits for its old process's lease like anyone else.
+    Column("epoch", Integer, nullable=False),
+    # Raised each time the lease changes hands: a fencing token.
+    Column("acquired_at", Float, nullable=False),
+    Column("renewed_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    # The database's clock, not a node's: nodes' clocks may disagree.
+)
+"""One row per job that runs on one node at a time; another node takes it once it expires (store/leases.py)."""

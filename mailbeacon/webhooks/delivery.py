@@ -8,7 +8,9 @@ failed attempt, ends; then the message is failed. Claims carry a lease, so a
 server killed mid-delivery sends the message again after the lease; a server
 stopped cleanly hands its claims back at once. Connections go only where the
 server's `Destinations` allow (issue #12); of an answer only its status line is
-kept, never its body.
+kept, never its body. No attempt outlasts its claim (issue #17): with many nodes,
+another one may claim the message once it lapses, and two attempts at once would
+reach the receiver twice for one.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from mailbeacon.webhooks.signing import sign
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"mailbeacon-webhooks/{__version__}"
+CLAIM_MARGIN = 2.0
+"""Seconds of a claim kept unused: recording the attempt, and clocks of nodes a little apart."""
+SHORTEST_ATTEMPT = 1.0
+"""An attempt gets at least this long; with less of its claim left, the message is handed back unsent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +122,16 @@ class WebhookWorker:
 
     async def deliver_due(self) -> int:
         """Claim and deliver what is due now, once; how many were attempted (for tests and tools)."""
+        until = time.monotonic() + self._lease - CLAIM_MARGIN  # counted from before the claim: on the safe side
         claimed = await self._claim()
-        for due in claimed:
-            await self._deliver(due)
+        for n, due in enumerate(claimed):
+            left = until - time.monotonic()
+            if left < SHORTEST_ATTEMPT:  # the rest would outlast the claim: another claim sends them
+                rest = [later.id for later in claimed[n:]]
+                await asyncio.to_thread(self._store.release_webhooks, rest)
+                self._held.difference_update(rest)
+                return n
+            await self._deliver(due, min(self._timeout, left))
         return len(claimed)
 
     async def _sender(self) -> None:
@@ -149,8 +162,8 @@ class WebhookWorker:
         except TimeoutError:
             pass
 
-    async def _deliver(self, due: DueWebhook) -> None:
-        attempt = await self._post(due)
+    async def _deliver(self, due: DueWebhook, timeout: float) -> None:
+        attempt = await self._post(due, timeout)
         while True:  # while the store is down keep trying: the lease keeps others off the message
             try:
                 await asyncio.to_thread(self._record, due, attempt)
@@ -160,7 +173,7 @@ class WebhookWorker:
                 await asyncio.sleep(self._idle_poll)
         self._held.discard(due.id)
 
-    async def _post(self, due: DueWebhook) -> WebhookAttempt:
+    async def _post(self, due: DueWebhook, timeout: float) -> WebhookAttempt:
         assert self._client is not None, "start() the worker first"
         body = due.payload.encode()
         timestamp = int(time.time())
@@ -175,14 +188,14 @@ class WebhookWorker:
         status_line: str | None = None
         error: str | None = None
         try:
-            async with asyncio.timeout(self._timeout):  # the whole exchange, not each read
+            async with asyncio.timeout(timeout):  # the whole exchange, not each read
                 async with self._client.stream("POST", due.url, content=body, headers=headers) as response:
                     # The status line only: an answer's body is the receiver's, and may be anyone's
                     # (issue #12: a webhook at an internal service handed its pages back).
                     status = response.status_code
                     status_line = _printable(f"{status} {response.reason_phrase}")[:RESPONSE_KEPT]
         except TimeoutError:
-            error = f"no answer within {self._timeout:g} s"
+            error = f"no answer within {timeout:g} s"
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             if isinstance(exc.__cause__, RefusedConnect):
                 error = f"refused: {exc.__cause__}"

@@ -2,7 +2,8 @@
 
 Its cursor ("webhooks" in pipeline_cursors) moves in the transaction that
 queues the messages, so each event is queued once per endpoint, also with
-several processes running it on one store. It runs in `mailbeacon serve` (worker 0).
+several processes running it on one store. It runs in `mailbeacon serve` (worker 0),
+on the node holding its lease (issue #17); the others stand by.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from mailbeacon.store import FanOutStep, Store, StoreUnavailable, patiently
+from mailbeacon.store import STANDBY, FanOutStep, Store, StoreUnavailable, patiently
 from mailbeacon.webhooks.payloads import plan_messages
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,17 @@ class WebhookFanOut:
         batch: int = 500,
         idle: float = 0.2,
         busy: Callable[[], bool] = lambda: False,
+        may_run: Callable[[], bool] = lambda: True,
     ) -> None:
         """`queued` is told when messages were queued (wakes the delivery worker); while `busy` (the
-        tracking hot path under load) it steps once a second, as the classify reader does."""
+        tracking hot path under load) it steps once a second, as the classify reader does. `may_run`
+        says this node holds the fan-out's lease (issue #17)."""
         self._store = store
         self._queued = queued
         self._batch = batch
         self._idle = idle
         self._busy = busy
+        self._may_run = may_run
         self._task: asyncio.Task[None] | None = None
 
     def step(self) -> FanOutStep:
@@ -63,6 +67,9 @@ class WebhookFanOut:
 
     async def _run(self) -> None:
         while True:
+            if not self._may_run():  # another node fans out (issue #17)
+                await asyncio.sleep(STANDBY)
+                continue
             if self._busy():
                 await asyncio.sleep(1.0)
             try:

@@ -7,6 +7,7 @@ binaries are absent the test skips with the reason, or fails under MAILBEACON_RE
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import shutil
@@ -14,7 +15,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ class Cluster:
     bindir: Path
     as_postgres: list[str]
     """runuser -u postgres -- when we are root (PostgreSQL refuses to run as root)."""
+    listen: str = "127.0.0.1"
+    """listen_addresses: loopback, and the addresses other hosts (network namespaces) reach it on."""
 
     def pg_ctl(self, *args: str) -> None:
         command = [str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
@@ -39,7 +42,7 @@ class Cluster:
 
     def start(self) -> None:
         root = self.data.parent
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
+        options = f"-p {self.port} -c listen_addresses={self.listen} -c unix_socket_directories={root}"
         self.pg_ctl("-l", str(root / "server.log"), "-o", options, "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -95,7 +98,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def private_cluster() -> Iterator[Cluster]:
+def private_cluster(also_on: Sequence[str] = ()) -> Iterator[Cluster]:
+    """`also_on`: more interfaces to listen on, as ADDRESS/PREFIX, whose network may connect (trust),
+    e.g. the bridge the hosts of tests/support/netns.py reach this machine on."""
     bindir = _bindir()
     if bindir is None:
         _unavailable("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
@@ -110,12 +115,17 @@ def private_cluster() -> Iterator[Cluster]:
             _unavailable("no postgres user to run a private PostgreSQL cluster as")
         os.chown(root, owner.pw_uid, owner.pw_gid)
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    cluster = Cluster(root / "data", _free_port(), bindir, as_postgres)
+    listen = ",".join(["127.0.0.1", *(str(ipaddress.ip_interface(i).ip) for i in also_on)])
+    cluster = Cluster(root / "data", _free_port(), bindir, as_postgres, listen)
     try:
         initdb = [str(bindir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync"]
         done = subprocess.run([*as_postgres, *initdb], capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
+        if also_on:
+            with (cluster.data / "pg_hba.conf").open("a") as hba:
+                for interface in also_on:
+                    hba.write(f"host all all {ipaddress.ip_interface(interface).network} trust\n")
         cluster.start()
         try:
             yield cluster

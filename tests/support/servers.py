@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,15 +58,19 @@ class Server:
                 self.kill()
 
 
-def start_server(data_dir: Path, *args: str, timeout: float = 20.0, module: str = "mailbeacon serve") -> Server:
-    """`module` is what `python -m` runs, with its arguments (tests/support/plain_uvicorn.py takes the same)."""
+def start_server(
+    data_dir: Path, *args: str, timeout: float = 20.0, module: str = "mailbeacon serve", http: str = "127.0.0.1:0",
+    wrap: Sequence[str] = (),
+) -> Server:
+    """`module` is what `python -m` runs, with its arguments (tests/support/plain_uvicorn.py takes the same);
+    `wrap` goes before it (`ip netns exec HOST`: a node on a host of its own, tests/support/netns.py)."""
     log = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     out = log.open("wb")
     if "--smtp" not in args:
         args = ("--smtp", "127.0.0.1:0", *args)  # a port of its own: tests run several servers
     process = subprocess.Popen(
-        [sys.executable, "-m", *module.split(), "--http", "127.0.0.1:0", "--data", str(data_dir), *args],
+        [*wrap, sys.executable, "-m", *module.split(), "--http", http, "--data", str(data_dir), *args],
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -78,7 +82,7 @@ def start_server(data_dir: Path, *args: str, timeout: float = 20.0, module: str 
         if process.poll() is not None:
             raise RuntimeError(f"mailbeacon serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
         output = log.read_text(errors="replace")
-        found = re.search(r"tracking on (http://[\d.]+:\d+)", output)
+        found = re.search(r"(?:tracking|health) on (http://[\d.]+:\d+)", output)  # health: no web role
         if found:
             url = found.group(1)
             relay = re.search(r"SMTP relay on ([\d.]+):(\d+)", output)

@@ -29,6 +29,8 @@ class Received:
     mail_options: list[str]
     login: str | None = None
     """Who logged in (AUTH), on a sink that asks for it."""
+    peer: str = ""
+    """The address the copy came from (which node delivered it, tests/nodes)."""
 
 
 @dataclass
@@ -49,6 +51,7 @@ class SinkHandler:
                         envelope.original_content or b"",
                         list(envelope.mail_options),
                         session.auth_data if isinstance(session.auth_data, str) else None,
+                        str(session.peer[0]) if session.peer else "",
                     )
                 )
         return answer
@@ -83,16 +86,20 @@ class Sink:
     With `tls` (certificate, key) it offers STARTTLS and requires it; with `logins` it requires
     AUTH (after STARTTLS) with one of them: a user's own submission server (issue #14)."""
 
-    def __init__(self, port: int = 0, tls: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, port: int = 0, tls: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.handler = SinkHandler()
-        self.port = port or free_port()
+        self.host = host
+        self.port = port or free_port(host)
         self._controller: Controller | None = None
         self._tls = tls
         self._logins = logins
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}"
+        return f"smtp://{self.host}:{self.port}"
 
     @property
     def received(self) -> list[Received]:
@@ -117,7 +124,7 @@ class Sink:
 
             options.update(auth_required=True, authenticator=authenticate, auth_require_tls=self._tls is not None)
         self._controller = (_SubmissionController if self._logins is not None else Controller)(
-            self.handler, hostname="127.0.0.1", port=self.port, enable_SMTPUTF8=True, **options  # type: ignore[arg-type]
+            self.handler, hostname=self.host, port=self.port, enable_SMTPUTF8=True, **options  # type: ignore[arg-type]
         )
         self._controller.start()
         return self
@@ -141,17 +148,18 @@ class Sink:
 @contextmanager
 def running_sink(
     port: int = 0, tls: tuple[Path, Path] | None = None, logins: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[Sink]:
-    sink = Sink(port, tls, logins).start()
+    sink = Sink(port, tls, logins, host).start()
     try:
         yield sink
     finally:
         sink.stop()
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 

@@ -48,8 +48,11 @@ class Received:
     """Lower-cased names."""
     body: bytes
     answered: int
+    """0: held, never answered (`Receiver.held_from`)."""
     verified: bool
     """Both the hand-written check and the reference library accepted the signature."""
+    peer: str = ""
+    """The sender's address (which node, tests/nodes)."""
 
     @property
     def id(self) -> str:
@@ -71,6 +74,17 @@ class Receiver:
         self.defaults: dict[str, int] = {}
         self.stalls: dict[str, list[float]] = {}
         """Path -> seconds to wait before answering, request by request (a slow receiver)."""
+        self.first_of_each: dict[str, int] = {}
+        """Path -> the status for the first request of each webhook-id (a receiver failing once, then fine)."""
+        self.held_from: set[str] = set()
+        """Peers whose requests are held unanswered until `let_go()`: a sender that hangs mid-attempt (tests/nodes)."""
+        self.holding = threading.Event()
+        """Set once a request is held."""
+        self._let_go = threading.Event()
+
+    def let_go(self) -> None:
+        """Close the held requests unanswered (their sender is gone by then)."""
+        self._let_go.set()
 
     def url(self, name: str = "hook") -> str:
         host, port = self._server.server_address[:2]
@@ -83,19 +97,31 @@ class Receiver:
             self.secrets[path] = endpoint["secret"]
         return path
 
-    def answer(self, headers: dict[str, str], body: bytes, path: str) -> int:
+    def answer(self, headers: dict[str, str], body: bytes, path: str, peer: str = "") -> int:
+        """The status to answer; 0: none, close the connection."""
         with self._lock:
             stalls = self.stalls.get(path)
             stall = stalls.pop(0) if stalls else 0.0
+            held = peer in self.held_from
         time.sleep(stall)
         with self._lock:
-            scripted = self.answers.get(path)
-            status = scripted.pop(0) if scripted else self.defaults.get(path, 200)
             secret = self.secrets.get(path)
             verified = secret is not None and all(
                 check(secret, headers, body) for check in (verify_by_hand, verify_by_library)
             )
-            self.received.append(Received(path, headers, body, status, verified))
+            if held:
+                self.received.append(Received(path, headers, body, 0, verified, peer))
+                self.holding.set()
+                status = 0
+            else:
+                scripted = self.answers.get(path)
+                first = path in self.first_of_each and all(
+                    r.headers.get("webhook-id") != headers.get("webhook-id") for r in self.received if r.path == path
+                )
+                status = self.first_of_each[path] if first else scripted.pop(0) if scripted else self.defaults.get(path, 200)
+                self.received.append(Received(path, headers, body, status, verified, peer))
+        if held:
+            self._let_go.wait(60)
         return status
 
     def snapshot(self) -> list[Received]:
@@ -118,7 +144,7 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+def running_receiver(tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Iterator[Receiver]:
     """`tls`: answer HTTPS with this server context instead of plain HTTP."""
     receiver: Receiver
 
@@ -127,8 +153,11 @@ def running_receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
             length = int(self.headers.get("content-length", "0"))
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status = receiver.answer(headers, body, self.path)
+            status = receiver.answer(headers, body, self.path, str(self.client_address[0]))
             reply = f"answered {status}".encode()
+            if not status:
+                self.close_connection = True
+                return
             try:
                 self.send_response(status)
                 if 300 <= status < 400:
@@ -143,7 +172,7 @@ def running_receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
@@ -153,6 +182,7 @@ def running_receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
     try:
         yield receiver
     finally:
+        receiver.let_go()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -19,6 +19,7 @@ from mailbeacon.store.outbound import (
     next_unleased,
     postpone,
     record_outcomes,
+    release_claims,
     select_deliveries,
     select_delivery_senders,
 )
@@ -67,9 +68,15 @@ class SendingQueries(StoreBase):
             return message_id
 
     def claim_outbound(self, limit: int, lease: float) -> list[Queued]:
-        """Up to `limit` due copies, held for `lease` seconds against other workers."""
-        with self._translated("claim queued mail"), self._write(Lock.OUTBOUND) as conn:
+        """Up to `limit` due copies, held for `lease` seconds against other workers (of any node: each
+        claim skips the rows another is taking, issue #17)."""
+        with self._translated("claim queued mail"), self._write() as conn:
             return claim_due(conn, time.time(), limit, lease)
+
+    def release_outbound(self, outbound_ids: Sequence[int]) -> None:
+        """Hand claimed copies back unsent, for any worker to claim at once."""
+        with self._translated("hand back queued mail"), self._write() as conn:
+            release_claims(conn, outbound_ids)
 
     def outbound_sent(self, outbound_id: int, reply: str, accepted_at: float) -> bool:
         with self._translated("record a sent copy"), self._write(Lock.OUTBOUND) as conn:

@@ -1,6 +1,6 @@
 """Connected mailboxes (issue #14): a user's own SMTP and IMAP account, the Sent-folder queue, each copy's route.
 
-0008-0010 belong to other changes; the runner applies whatever is missing in version order.
+The runner applies whatever is missing in version order.
 A frozen copy like 0001: it must keep creating exactly this.
 """
 
