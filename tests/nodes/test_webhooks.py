@@ -33,7 +33,8 @@ def test_each_webhook_is_delivered_and_no_attempt_reaches_the_receiver_twice(nod
     c_address = nodes.host("c").address
     with upstream(nodes.net) as sink, running_receiver(host=nodes.net.gateway) as receiver:
         servers = dict(zip(NAMES, nodes.start(NAMES, "--upstream", sink.url, "--webhook-retry-after", "0.5",
-                                              "--webhook-lease", "6")))
+                                              "--webhook-lease", "6",
+                                              "--webhook-allow-network", f"{nodes.net.gateway}/32")))
         a = servers["a"]
         created = api(a, ada["api_key"], "POST", "/api/v1/webhooks", json={"url": receiver.url("hook")})
         assert created.status_code == 201, created.text
