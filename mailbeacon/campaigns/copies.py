@@ -32,6 +32,7 @@ from mailbeacon.campaigns.compose import (
     untracked_html_part,
 )
 from mailbeacon.campaigns.links import CampaignLinks, CampaignTracker
+from mailbeacon.campaigns.plaintext import fill_marks, text_from_html
 from mailbeacon.campaigns.templates import MARK_CLOSE, MARK_OPEN, CampaignTemplate, Marked, TemplateError
 from mailbeacon.campaigns.unsubscribe import PATH, unsubscribe_headers, unsubscribe_url
 from mailbeacon.instrument import Plan, Prepared, TokenTracker, prepare_message
@@ -83,6 +84,8 @@ class CopyMaker:
         self._skeletons: OrderedDict[str, Prepared | None] = OrderedDict()
         """Marked skeleton -> its prepared scan, or None where marks sit outside plain text."""
         self._subjects: dict[str, str] = {}
+        self._texts: OrderedDict[str, str] = OrderedDict()
+        """Marked skeleton -> its text alternative, where the campaign has no text template (issue #15)."""
 
     def make(self, member: ContactRow, date: str, do_not_track: bool) -> MadeCopy:
         """TemplateError if the template cannot be rendered for this member (the send skips them)."""
@@ -104,19 +107,25 @@ class CopyMaker:
             *unsubscribe_headers(unsubscribe),
         ]
         tracked = None
+        shared = None
         if skeleton is not None and marked is not None:
             tracked = self._track(skeleton, delivery, do_not_track)
             part = _filled(tracked[0], marked.values)
             if part is None:  # the values do not fit byte for byte: this copy takes the full scan
                 tracked = None
                 rendered = self._template.render(member, self._placeholder)
+            else:
+                shared = marked
         if tracked is None:
             tracked = self._track(self._prepare(rendered.html), delivery, do_not_track)
             part = tracked[0]
         assert part is not None
         _, opens, clicks, reason = tracked
         part = part.replace(self._placeholder.encode("ascii"), unsubscribe.encode("ascii"))
-        text = None if rendered.text is None else rendered.text.replace(self._placeholder, unsubscribe)
+        text = rendered.text
+        if text is None and campaign.text is None:  # no text template: the HTML's text (spam filters want one)
+            text = self._text_of(shared) if shared is not None else text_from_html(rendered.html)
+        text = None if text is None else text.replace(self._placeholder, unsubscribe)
         body = compose(headers=headers, html=part, text=text, boundary=self._boundary)
         if self._dkim is not None:
             body = self._dkim.sign(body)
@@ -152,6 +161,17 @@ class CopyMaker:
         else:
             self._prepared.move_to_end(html)
         return prepared
+
+    def _text_of(self, marked: Marked) -> str:
+        text = self._texts.get(marked.skeleton)
+        if text is None:
+            text = self._texts[marked.skeleton] = text_from_html(
+                self._template.finish_html(marked.skeleton, self._placeholder))
+            if len(self._texts) > PREPARED_KEPT:
+                self._texts.popitem(last=False)
+        else:
+            self._texts.move_to_end(marked.skeleton)
+        return fill_marks(text, marked.values)
 
     def _subject(self, subject: str) -> str:
         encoded = self._subjects.get(subject)

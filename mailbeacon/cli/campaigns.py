@@ -99,7 +99,7 @@ def _options(options: list[Callable[[F], F]]) -> Callable[[F], F]:
 @click.option("--template", "html_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The HTML template (Jinja2).")
 @click.option("--text", "text_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="The plain-text template, for a text alternative.")
+              help="The plain-text template; without it each copy's text alternative is made from its HTML.")
 @click.option("--subject", required=True, help="The subject, a template too.")
 @click.option("--from", "from_address", required=True, help="The From address, e.g. 'News <news@example.com>'.")
 @click.option("--as", "as_user", default=None,
