@@ -3,7 +3,7 @@
 `PATHS` describes each route; the document served lists those the running app has (so a route
 module left out of `app.py` is not advertised), and a test checks that every /api/v1 route the
 app registers is described here and the other way round, so the two cannot drift. The
-schemas follow the JSON the handlers build (`web/resources.py`, `web/reports.py`, `web/feeditems.py`);
+schemas follow the JSON the handlers build (`web/resources.py`, `views/reports.py`, `views/feeditems.py`);
 the campaign routes are described in `web/openapi_campaigns.py`.
 """
 

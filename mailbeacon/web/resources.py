@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from mailbeacon.store import ClientSeen, ContactActivity, FeedItem, MessageDetail, MessageSummary, UserRow
-from mailbeacon.web.feeditems import item_json, notify_for
-from mailbeacon.web.reports import activity_json, campaign_ref, message_json
+from mailbeacon.views.feeditems import item_json, notify_for
+from mailbeacon.views.reports import activity_json, campaign_ref, message_json
 
 
 def feed_item_json(item: FeedItem, viewer: UserRow) -> dict[str, Any]:
