@@ -344,11 +344,12 @@ def _field_holds(conn: Connection, pattern: str) -> Select[tuple[str]]:
 
 
 def select_contact(conn: Connection, user_id: int | None, address: str) -> ContactActivity | None:
-    """One contact's counts; None if `user_id` (None: anyone) never wrote to the address and the
-    directory does not hold it."""
+    """One contact's counts (of every copy, Bcc too); None if `user_id` (None: anyone) never sent to
+    the address and the directory does not hold it."""
     columns = _contact_columns()
     columns["email"] = func.min(columns["email"])  # one group: the address in any case
-    row = conn.execute(_contacts_of(user_id, columns).where(_address_is(address))).one()
+    # Not listed is not hidden: a Bcc recipient's page stays reachable from the feed and the message.
+    row = conn.execute(_contacts_of(user_id, columns, listed_only=False).where(_address_is(address))).one()
     if not row.messages:
         known = conn.execute(select(contacts.c.email).where(contacts.c.email == func.lower(address))).scalar()
         if known is None:
@@ -371,13 +372,16 @@ def _contact_columns() -> dict[str, ColumnElement[Any]]:
     }
 
 
-def _contacts_of(user_id: int | None, columns: dict[str, ColumnElement[Any]]) -> Select[tuple[object, ...]]:
+def _contacts_of(
+    user_id: int | None, columns: dict[str, ColumnElement[Any]], listed_only: bool = True
+) -> Select[tuple[object, ...]]:
     query = select(*(c.label(name) for name, c in columns.items())).select_from(
         deliveries.join(messages, messages.c.id == deliveries.c.message_id).outerjoin(
             delivery_activity, delivery_activity.c.delivery_key == deliveries.c.delivery_key
         )
     )
-    query = query.where(deliveries.c.listed.is_not(False))  # not her Bcc recipients, nor herself (issue #14)
+    if listed_only:  # not her Bcc recipients, nor herself (issue #14)
+        query = query.where(deliveries.c.listed.is_not(False))
     return query if user_id is None else query.where(messages.c.user_id == user_id)
 
 

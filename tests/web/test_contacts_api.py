@@ -76,8 +76,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                      bcc=["dave@example.org", "ann@example.com"], subject="Q3 plans", html="<p>Plans</p>")
         send(server.url, keys["ann"], to="ann@example.com", subject="Note to self", html="<p>Remember</p>")
         send(server.url, keys["ann"], to=REFUSED, subject="Hello?", html="<p>Anyone?</p>")
+        send(server.url, keys["eve"], to="frank@example.org", bcc=["eve@example.com"], subject="Hi", html="<p>Hi</p>")
         world = World(server, sink, keys, first)
-        wait_for(lambda: len(sink.received) == 5, "five copies accepted by the upstream")
+        wait_for(lambda: len(sink.received) == 7, "seven copies accepted by the upstream")
         to_bob = next(r for r in sink.received if r.rcpt_tos == ["bob@example.org"])
         assert httpx.get(server.url + pixel_of(to_bob.content), headers={"User-Agent": "Mozilla/5.0"}).status_code == 200
         judged(server.url, keys["ada"], 1)
@@ -94,9 +95,11 @@ def test_bcc_recipients_and_the_sender_are_not_her_contacts_unless_she_wrote_to_
     assert "bob@example.org" in people and "carol@example.org" in people  # To and Cc
     assert "dave@example.org" not in people  # Bcc only
     assert "ann@example.com" in people  # her note to herself; her own Bcc copy alone would not list her
-    assert api(world, "ann", "GET", "/api/v1/contacts/dave@example.org").status_code == 404
-    ann = api(world, "ann", "GET", "/api/v1/contacts/ann@example.com").json()["contact"]
-    assert ann["messages"] == 1, "only the note she wrote to herself, not the Bcc copy of Q3 plans"
+    assert listed(world, "ann", q="dave") == [] and listed(world, "ann", q="ann@") == ["ann@example.com"]
+    assert listed(world, "eve", q="eve@") == [] and listed(world, "eve", q="frank") == ["frank@example.org"]  # her own Bcc
+    dave = api(world, "ann", "GET", "/api/v1/contacts/dave@example.org")
+    assert dave.status_code == 200, "not listed is not hidden: the feed and the message link to his page"
+    assert dave.json()["contact"]["messages"] == 1
     message = api(world, "ann", "GET", f"/api/v1/messages/{world.first}").json()
     assert len(message["recipients"]) == 4, "the message still has all four copies; only the contacts leave them out"
 
