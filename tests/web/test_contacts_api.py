@@ -2,7 +2,8 @@
 """The contacts API against a real `mailbeacon serve` delivering to a real aiosmtpd upstream.
 
 Ann writes to Bob (To) and Carol (Cc) with Dave and herself in Bcc, to herself alone in a
-note, and to an address the upstream refuses; Bob opens her mail. A CSV import adds Bob's
+note, and to an address the upstream refuses; through the SMTP relay she writes to Gus with Hal
+and herself in the envelope only (Bcc as mail clients send it); Bob opens her mail. A CSV import adds Bob's
 fields and a contact never written to. Then: who is listed, search, the record (fields, lists,
 subscription, bounces), PATCH, and an admin's erase that says what it removed.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import smtplib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -64,12 +66,13 @@ def pixel_of(content: bytes) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = tmp_path_factory.mktemp("contacts-api") / "data"
+    ann = add_user(data, "ann@example.com", "--seat", "sales", password=None)
     keys = {
-        "ann": add_user(data, "ann@example.com", "--seat", "sales", password=None)["api_key"],
+        "ann": ann["api_key"],
         "eve": add_user(data, "eve@example.com", "--seat", "sales", password=None)["api_key"],
         "ada": add_user(data, "ada@example.com", "--admin", password=None)["api_key"],
     }
-    with running_sink() as sink, running_server(data, "--upstream", sink.url) as server:
+    with running_sink() as sink, running_server(data, "--upstream", sink.url, "--smtp-plain-auth") as server:
         sink.handler.reply = lambda envelope: (
             "550 5.1.1 mailbox unavailable" if REFUSED in envelope.rcpt_tos else "250 2.0.0 OK")
         first = send(server.url, keys["ann"], to="bob@example.org", cc=["carol@example.org"],
@@ -77,8 +80,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         send(server.url, keys["ann"], to="ann@example.com", subject="Note to self", html="<p>Remember</p>")
         send(server.url, keys["ann"], to=REFUSED, subject="Hello?", html="<p>Anyone?</p>")
         send(server.url, keys["eve"], to="frank@example.org", bcc=["eve@example.com"], subject="Hi", html="<p>Hi</p>")
+        assert server.smtp is not None
+        with smtplib.SMTP(*server.smtp, timeout=10) as relay:  # a mail client: Bcc is in the envelope only
+            relay.login("ann@example.com", ann["smtp_password"])
+            relay.sendmail("ann@example.com", ["gus@example.org", "hal@example.org", "ann@example.com"], (
+                "From: Ann <ann@example.com>\r\nTo: Gus <gus@example.org>\r\nSubject: Relayed\r\n"
+                "Content-Type: text/html\r\n\r\n<p>Hi Gus</p>\r\n").encode())
         world = World(server, sink, keys, first)
-        wait_for(lambda: len(sink.received) == 7, "seven copies accepted by the upstream")
+        wait_for(lambda: len(sink.received) == 10, "ten copies accepted by the upstream")
         to_bob = next(r for r in sink.received if r.rcpt_tos == ["bob@example.org"])
         assert httpx.get(server.url + pixel_of(to_bob.content), headers={"User-Agent": "Mozilla/5.0"}).status_code == 200
         judged(server.url, keys["ada"], 1)
@@ -96,6 +105,7 @@ def test_bcc_recipients_and_the_sender_are_not_her_contacts_unless_she_wrote_to_
     assert "dave@example.org" not in people  # Bcc only
     assert "ann@example.com" in people  # her note to herself; her own Bcc copy alone would not list her
     assert listed(world, "ann", q="dave") == [] and listed(world, "ann", q="ann@") == ["ann@example.com"]
+    assert listed(world, "ann", q="gus") == ["gus@example.org"] and listed(world, "ann", q="hal") == []  # the relay
     assert listed(world, "eve", q="eve@") == [] and listed(world, "eve", q="frank") == ["frank@example.org"]  # her own Bcc
     dave = api(world, "ann", "GET", "/api/v1/contacts/dave@example.org")
     assert dave.status_code == 200, "not listed is not hidden: the feed and the message link to his page"
