@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Delete, delete, func, insert, select, update
 
 from mailbeacon.store.contacts import ContactRow, _dump, select_contact_by_email, select_list_names_of
 from mailbeacon.store.schema import (
@@ -130,6 +130,5 @@ def do_not_track_entries(conn: Connection, address: str) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def _deleted(conn: Connection, statement: object) -> int:
-    result = conn.execute(statement)  # type: ignore[call-overload]
-    return int(result.rowcount or 0)
+def _deleted(conn: Connection, statement: Delete) -> int:
+    return int(conn.execute(statement).rowcount or 0)
