@@ -21,7 +21,7 @@ from rich.text import Text
 
 from mailbeacon.notices import FORWARDED, Notification
 from mailbeacon.store import FeedFilter, FeedItem, Store, StoreUnavailable, UserRow
-from mailbeacon.web.feeditems import item_json, notify_for
+from mailbeacon.views.feeditems import item_json, notify_for
 
 POLL = 0.5
 PAGE = 500

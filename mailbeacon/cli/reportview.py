@@ -38,8 +38,8 @@ def campaign_report(
     devices, what could not be tracked, unsubscribes and bounces."""
     import json
 
-    from mailbeacon.web.campaign_csv import csv_chunks
-    from mailbeacon.web.campaign_reports import BUCKETS, report_json
+    from mailbeacon.views.campaign_csv import csv_chunks
+    from mailbeacon.views.campaign_reports import BUCKETS, report_json
 
     with open_store(data_dir, db_url) as store:
         found = store.campaign_named(name)

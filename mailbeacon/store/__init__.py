@@ -33,6 +33,7 @@ from mailbeacon.store.activity import (
 )
 from mailbeacon.store.facade.base import DuplicateUser, StoreBase, StoreConflict, StoreUnavailable, describe_url
 from mailbeacon.store.facade.campaigns import CampaignQueries
+from mailbeacon.store.facade.contact_book import ContactBookQueries
 from mailbeacon.store.facade.leases import LeaseQueries
 from mailbeacon.store.facade.log import LogQueries
 from mailbeacon.store.facade.mailboxes import MailboxQueries
@@ -58,6 +59,7 @@ from mailbeacon.store.campaigns import (
     CampaignRow,
     NewCampaign,
 )
+from mailbeacon.store.contact_book import ERASED_KINDS, Bounces, ContactRecord
 from mailbeacon.store.contacts import (
     ContactList,
     ContactRow,
@@ -104,6 +106,9 @@ from mailbeacon.store.webhooks import (
 )
 
 __all__ = [
+    "ERASED_KINDS",
+    "Bounces",
+    "ContactRecord",
     "ActivityTime",
     "CONTACT_SORTS",
     "MESSAGE_SORTS",
@@ -224,6 +229,6 @@ def open_store(url: str) -> Store:
 
 class Store(
     LogQueries, ReportQueries, SendingQueries, PrivacyQueries, WebhookQueries, CampaignQueries, UserQueries,
-    SessionQueries, MailboxQueries, LeaseQueries, StoreBase
+    SessionQueries, MailboxQueries, LeaseQueries, ContactBookQueries, StoreBase
 ):
     """Named queries over one database; build it with open_store()."""

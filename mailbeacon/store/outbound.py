@@ -35,6 +35,8 @@ class Copy:
     clicks_tracked: bool
     untracked_reason: str | None = None
     shared: bool = False
+    listed: bool = True
+    """False: Bcc'd or the sender herself, not in To or Cc: not listed among her contacts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ def insert_outgoing(
                 clicks_tracked=copy.clicks_tracked,
                 untracked_reason=copy.untracked_reason,
                 shared=copy.shared,
+                listed=copy.listed,
                 status="queued",
             )
             .returning(deliveries.c.id)

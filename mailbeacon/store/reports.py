@@ -15,19 +15,23 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    JSON,
     Float,
     Select,
     case,
     cast,
     distinct,
     func,
+    or_,
     select,
+    true,
     tuple_,
+    union,
 )
 
 from mailbeacon.store.activity import MessageActivity, MessageReport, select_report
 from mailbeacon.store.feed import FeedFilter, FeedItem, feed_items, feed_query, filtered, select_feed
-from mailbeacon.store.schema import campaigns, delivery_activity, deliveries, events, feed, message_activity, messages
+from mailbeacon.store.schema import campaigns, contacts, delivery_activity, deliveries, events, feed, message_activity, messages
 
 MESSAGE_SORTS = ("created_at", "open_rate", "click_rate")
 CONTACT_SORTS = ("last_sent", "email", "messages", "opens", "clicks", "last_open")
@@ -111,8 +115,9 @@ class ContactActivity:
     human_opens: int
     raw_clicks: int
     human_clicks: int
-    first_sent_at: float
-    last_sent_at: float
+    first_sent_at: float | None
+    """None: a contact of the directory (imported) never sent to."""
+    last_sent_at: float | None
     last_human_open_at: float | None
     last_activity_at: float | None = None
     """When their newest event (of any class) happened; filled in for the contacts of a page."""
@@ -125,6 +130,8 @@ class ContactQuery:
     sort: str = "last_sent"
     """One of CONTACT_SORTS."""
     descending: bool = True
+    search: str | None = None
+    """Contacts whose address or a field holds this text, in any case."""
 
 
 # --- messages -------------------------------------------------------------------------------------------
@@ -286,34 +293,68 @@ def clients_of(
 
 
 def select_contacts(conn: Connection, where: ContactQuery, offset: int, limit: int) -> tuple[list[ContactActivity], bool]:
-    """A page of the people sent to, with their counts; True if more follow."""
+    """A page of contacts, with their counts; True if more follow.
+
+    Contacts are one thing (issue #14, item 5): everyone the user wrote to, and everyone in the
+    contact directory (imported for campaigns or from the dashboard, never sent to yet), one row
+    per address.
+    """
     columns = _contact_columns()
+    sent = _contacts_of(where.user_id, columns).group_by(columns["email"]).subquery("sent")
+    people = union(select(sent.c.email), select(contacts.c.email)).subquery("people")
+    row = {
+        "email": people.c.email,
+        **{name: func.coalesce(sent.c[name], 0) for name in ("messages", "raw_opens", "human_opens", "raw_clicks",
+                                                             "human_clicks")},
+        **{name: sent.c[name] for name in ("first_sent_at", "last_sent_at", "last_human_open_at")},
+    }
     order = {
-        "last_sent": columns["last_sent_at"], "email": columns["email"], "messages": columns["messages"],
-        "opens": columns["human_opens"], "clicks": columns["human_clicks"],
-        "last_open": func.coalesce(columns["last_human_open_at"], -1.0),
+        "last_sent": func.coalesce(sent.c.last_sent_at, -1.0), "email": people.c.email, "messages": row["messages"],
+        "opens": row["human_opens"], "clicks": row["human_clicks"],
+        "last_open": func.coalesce(sent.c.last_human_open_at, -1.0),
     }.get(where.sort)
     if order is None:
         raise ValueError(f"sort must be one of {', '.join(CONTACT_SORTS)}, got {where.sort!r}")
     query = (
-        _contacts_of(where.user_id, columns)
-        .group_by(columns["email"])
-        .order_by(order.desc() if where.descending else order.asc(), columns["email"])
+        select(*(c.label(name) for name, c in row.items()))
+        .select_from(people.outerjoin(sent, sent.c.email == people.c.email))
+        .order_by(order.desc() if where.descending else order.asc(), people.c.email)
         .offset(offset)
         .limit(limit + 1)
     )
+    if where.search:
+        pattern = "%" + where.search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(people.c.email.like(pattern, escape="\\"), people.c.email.in_(
+            _field_holds(conn, pattern))))
     rows = conn.execute(query).all()
-    contacts = [ContactActivity(**r._asdict()) for r in rows[:limit]]
-    return _with_last_activity(conn, where.user_id, contacts), len(rows) > limit
+    found = [ContactActivity(**r._asdict()) for r in rows[:limit]]
+    return _with_last_activity(conn, where.user_id, found), len(rows) > limit
+
+
+def _field_holds(conn: Connection, pattern: str) -> Select[tuple[str]]:
+    """The addresses of directory contacts with a field value (not a name) like `pattern`."""
+    if conn.dialect.name == "postgresql":
+        values = func.json_each_text(cast(contacts.c.fields, JSON)).table_valued("key", "value").lateral()
+    else:
+        values = func.json_each(contacts.c.fields).table_valued("value")
+    return (
+        select(contacts.c.email).select_from(contacts.join(values, true()))
+        .where(func.lower(values.c.value).like(pattern, escape="\\"))
+    )
 
 
 def select_contact(conn: Connection, user_id: int | None, address: str) -> ContactActivity | None:
-    """One contact's counts; None if `user_id` (None: anyone) never sent to the address."""
+    """One contact's counts (of every copy, Bcc too); None if `user_id` (None: anyone) never sent to
+    the address and the directory does not hold it."""
     columns = _contact_columns()
     columns["email"] = func.min(columns["email"])  # one group: the address in any case
-    row = conn.execute(_contacts_of(user_id, columns).where(_address_is(address))).one()
+    # Not listed is not hidden: a Bcc recipient's page stays reachable from the feed and the message.
+    row = conn.execute(_contacts_of(user_id, columns, listed_only=False).where(_address_is(address))).one()
     if not row.messages:
-        return None
+        known = conn.execute(select(contacts.c.email).where(contacts.c.email == func.lower(address))).scalar()
+        if known is None:
+            return None
+        return ContactActivity(known, 0, 0, 0, 0, 0, None, None, None)
     return _with_last_activity(conn, user_id, [ContactActivity(**row._asdict())])[0]
 
 
@@ -331,12 +372,16 @@ def _contact_columns() -> dict[str, ColumnElement[Any]]:
     }
 
 
-def _contacts_of(user_id: int | None, columns: dict[str, ColumnElement[Any]]) -> Select[tuple[object, ...]]:
+def _contacts_of(
+    user_id: int | None, columns: dict[str, ColumnElement[Any]], listed_only: bool = True
+) -> Select[tuple[object, ...]]:
     query = select(*(c.label(name) for name, c in columns.items())).select_from(
         deliveries.join(messages, messages.c.id == deliveries.c.message_id).outerjoin(
             delivery_activity, delivery_activity.c.delivery_key == deliveries.c.delivery_key
         )
     )
+    if listed_only:  # not her Bcc recipients, nor herself (issue #14)
+        query = query.where(deliveries.c.listed.is_not(False))
     return query if user_id is None else query.where(messages.c.user_id == user_id)
 
 

@@ -101,6 +101,7 @@ class Submitter:
         dkim_signed = has_signature(clean) and not self._switches.instrument_dkim_signed
         on_list = set(self._store.do_not_track(recipients, sender.user_id))  # theirs and the admin-wide list
         own = {a.lower() for a in (sender.email, mail_from, *_addresses(clean, "From")) if a}
+        written_to = {a.lower() for a in (*_addresses(raw, "To"), *_addresses(raw, "Cc"))}
         prepared: dict[Plan, Prepared] = {}
         recogniser = TokenTracker(self._base_url, self._keyring, b"\0" * 12)
 
@@ -147,7 +148,8 @@ class Submitter:
                 reason = None if opens else (result.report.opens_reason.value if result.report.opens_reason else None)
             if self._dkim is not None:
                 body = self._dkim.sign(body)
-            return Copy(delivery, attributed, tuple(recipients_of_copy), body, opens, clicks, reason, shared)
+            listed = any(is_contact(r, written_to, own) for r in recipients_of_copy)
+            return Copy(delivery, attributed, tuple(recipients_of_copy), body, opens, clicks, reason, shared, listed)
 
         # Every copy is decided first (a few small objects each) and built only as the store
         # writes it, so memory stays flat in the number of recipients (issue #12, item 9).
@@ -238,6 +240,14 @@ def _unique(addresses: Sequence[str]) -> list[str]:
             seen.add(address.lower())
             unique.append(address)
     return unique
+
+
+def is_contact(recipient: str, written_to: set[str], own: set[str]) -> bool:
+    """Whether a recipient is one of the sender's contacts: named in To or Cc. Bcc recipients and
+    the sender herself (her own Bcc, a Sent copy) are not, unless she wrote to them; a message that
+    names nobody in To or Cc lists every recipient but her."""
+    lowered = recipient.lower()
+    return lowered in written_to if written_to else lowered not in own
 
 
 def _addresses(raw: bytes, name: str) -> list[str]:

@@ -20,8 +20,8 @@ from mailbeacon.store import StoreUnavailable, UserRow
 from mailbeacon.web import campaign_control
 from mailbeacon.web.api_messages import MAX_PAGE, path_id
 from mailbeacon.web.auth import api_user, error, require_csrf
-from mailbeacon.web.campaign_csv import csv_chunks
-from mailbeacon.web.campaign_reports import BUCKETS, report_json, summary_json
+from mailbeacon.views.campaign_csv import csv_chunks
+from mailbeacon.views.campaign_reports import BUCKETS, report_json, summary_json
 from mailbeacon.web.context import Web
 from mailbeacon.web.params import MAX_ID, BadParameter, Params, api_reader, make_cursor, owner
 

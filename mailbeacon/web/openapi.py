@@ -3,7 +3,7 @@
 `PATHS` describes each route; the document served lists those the running app has (so a route
 module left out of `app.py` is not advertised), and a test checks that every /api/v1 route the
 app registers is described here and the other way round, so the two cannot drift. The
-schemas follow the JSON the handlers build (`web/resources.py`, `web/reports.py`, `web/feeditems.py`);
+schemas follow the JSON the handlers build (`web/resources.py`, `views/reports.py`, `views/feeditems.py`);
 the campaign routes are described in `web/openapi_campaigns.py`.
 """
 
@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mailbeacon import __version__
-from mailbeacon.store import CONTACT_SORTS, MESSAGE_SORTS
-from mailbeacon.web import openapi_campaigns
+from mailbeacon.store import MESSAGE_SORTS
+from mailbeacon.web import openapi_campaigns, openapi_contacts
 from mailbeacon.web.context import Web
 from mailbeacon.web.openapi_builders import (
     AUTH,
@@ -153,15 +153,16 @@ SCHEMAS: dict[str, Schema] = {
             "messages": INT,
             "opens": RAW_HUMAN,
             "clicks": RAW_HUMAN,
-            "first_sent_at": TIME,
-            "last_sent_at": TIME,
+            "first_sent_at": maybe("number", "Null for a directory contact never written to."),
+            "last_sent_at": maybe("number"),
             "last_human_open_at": MAYBE_TIME,
             "last_activity_at": maybe("number", "When their newest event (any class) happened."),
         }
     ),
     "ContactList": obj({"contacts": array(ref("Contact")), "next": maybe("string")}),
     "ContactTimeline": obj(
-        {"contact": ref("Contact"), "timeline": array(ref("FeedItem")), "next": maybe("integer")}
+        {"contact": ref("Contact"), "record": ref("ContactRecord"), "timeline": array(ref("FeedItem")),
+         "next": maybe("integer")}
     ),
     "Event": obj(
         {
@@ -234,6 +235,7 @@ SCHEMAS: dict[str, Schema] = {
         {"deliveries": array(ref("WebhookDelivery")), "next": maybe("integer", "Pass as `before`.")}
     ),
     **openapi_campaigns.SCHEMAS,
+    **openapi_contacts.SCHEMAS,
 }
 
 LIMIT = param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Items per page.")
@@ -301,21 +303,6 @@ PATHS: dict[str, dict[str, Schema]] = {
             errors=("400", "401", "404", "503"),
         )
     },
-    "/api/v1/contacts": {
-        "get": operation(
-            "The people you sent to, with their counts", answer("A page.", ref("ContactList")),
-            params=[param("sort", {"enum": list(CONTACT_SORTS), "default": "last_sent"}, "What to sort by."),
-                    ORDER, LIMIT, CURSOR],
-        )
-    },
-    "/api/v1/contacts/{email}": {
-        "get": operation(
-            "One person: counts and their timeline across messages, newest first",
-            answer("The contact and a page of their events.", ref("ContactTimeline")),
-            params=[param("email", STR, "The address, any case.", "path"), BEFORE, LIMIT, EVENT_TYPE, HUMAN],
-            errors=("400", "401", "404", "503"),
-        )
-    },
     "/api/v1/stream": {
         "get": {
             **operation(
@@ -372,6 +359,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         )
     },
     **openapi_campaigns.PATHS,
+    **openapi_contacts.PATHS,
     OPENAPI_PATH: {
         "get": {
             "summary": "This document",

@@ -1,12 +1,12 @@
 """The campaign routes of the OpenAPI document: the list, the report and the per-recipient CSV.
 
-The schemas follow `web/campaign_reports.py` (JSON) and `web/campaign_csv.py` (CSV columns);
+The schemas follow `views/campaign_reports.py` (JSON) and `views/campaign_csv.py` (CSV columns);
 `web/openapi.py` adds them to the document.
 """
 
 from __future__ import annotations
 
-from mailbeacon.web.campaign_csv import COLUMNS
+from mailbeacon.views.campaign_csv import COLUMNS
 from mailbeacon.web.openapi_builders import (
     INT,
     RAW_HUMAN,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailbeacon.store import ClientSeen, ContactActivity, FeedItem, MessageDetail, MessageSummary, UserRow
-from mailbeacon.web.feeditems import item_json, notify_for
-from mailbeacon.web.reports import activity_json, campaign_ref, message_json
+from mailbeacon.store import ClientSeen, ContactActivity, ContactRecord, FeedItem, MessageDetail, MessageSummary, UserRow
+from mailbeacon.views.feeditems import item_json, notify_for
+from mailbeacon.views.reports import activity_json, campaign_ref, message_json
 
 
 def feed_item_json(item: FeedItem, viewer: UserRow) -> dict[str, Any]:
@@ -63,6 +63,20 @@ def detail_json(detail: MessageDetail, timeline_next: int | None, viewer: UserRo
     body["timeline"] = [feed_item_json(item, viewer) for item in detail.timeline]
     body["timeline_next"] = timeline_next
     return body
+
+
+def record_json(found: ContactRecord) -> dict[str, Any]:
+    """The directory's side of a contact: fields, lists, subscription and bounces (issue #14, item 5)."""
+    row = found.record
+    return {
+        "fields": row.fields if row is not None else {},
+        "lists": found.lists,
+        "subscribed": row is None or row.is_subscribed,
+        "unsubscribed_at": row.unsubscribed_at if row is not None else None,
+        "unsubscribe_source": row.unsubscribe_source if row is not None else None,
+        "bounces": {"count": found.bounces.count, "last_at": found.bounces.last_at,
+                    "last_reply": found.bounces.last_reply},
+    }
 
 
 def contact_json(contact: ContactActivity) -> dict[str, Any]:

@@ -7,7 +7,7 @@ one query, not a thousand. Each stream has a bounded queue; one that cannot
 keep up is ended with a `reconnect` event instead of growing memory, and its
 browser resumes from the last id it got (`Last-Event-ID`, read from the store).
 
-Frames: `id: <event id>`, `event: activity`, `data: <JSON of web.feeditems.item_json>`;
+Frames: `id: <event id>`, `event: activity`, `data: <JSON of views.feeditems.item_json>`;
 `event: missed` when a resume skips more than MAX_BACKLOG items; `event: reconnect`
 as the last frame when the server shuts down or the client is too slow; a
 comment every HEARTBEAT seconds keeps proxies from closing an idle stream.
@@ -32,7 +32,7 @@ from mailbeacon.pipeline import READER
 from mailbeacon.store import FeedItem, Store, StoreUnavailable, UserRow
 from mailbeacon.web.auth import api_user, error
 from mailbeacon.web.context import Web
-from mailbeacon.web.feeditems import item_json, notify_for
+from mailbeacon.views.feeditems import item_json, notify_for
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from click.testing import CliRunner
 
 from mailbeacon.cli import main
 from mailbeacon.store import NewCampaign, open_store
-from mailbeacon.web.campaign_csv import COLUMNS
+from mailbeacon.views.campaign_csv import COLUMNS
 from tests.dashboard.test_xss import assert_inert, visible_text
 from tests.web.test_api_v1 import conforms
 from tests.support.dashboard import Session, add_user, judged, wait_for

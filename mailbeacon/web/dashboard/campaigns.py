@@ -1,6 +1,6 @@
 """Campaigns: the list with progress and human vs raw rates, and one campaign's report with its chart.
 
-The report page is drawn from the API's JSON (`web/campaign_reports.report_json`), so the
+The report page is drawn from the API's JSON (`views/campaign_reports.report_json`), so the
 page, `GET /api/v1/campaigns/{id}` and `mailbeacon campaign report --json` cannot disagree.
 While a campaign is being sent, /static/campaigns.js polls that JSON and moves the progress.
 Starting a campaign (the form, its preview) is in `campaign_form`.
@@ -19,7 +19,7 @@ from mailbeacon.campaigns.control import CampaignStateError
 from mailbeacon.campaigns.runner import CampaignRunner
 from mailbeacon.store import CampaignRow, UserRow
 from mailbeacon.web import campaign_control
-from mailbeacon.web.campaign_reports import csv_path, report_json, summary_json
+from mailbeacon.views.campaign_reports import csv_path, report_json, summary_json
 from mailbeacon.web.dashboard import charts
 from mailbeacon.web.dashboard.pages import Action, Pages, cursor, flash, owner, redirect
 

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 from mailbeacon.store import MESSAGE_SORTS, FeedFilter, MessageQuery, UserRow
 from mailbeacon.web.dashboard import charts
 from mailbeacon.web.dashboard.pages import Pages, cursor, owner
-from mailbeacon.web.reports import message_json, recipient_json
+from mailbeacon.views.reports import message_json, recipient_json
 
 PAGE = 50
 TIMELINE = 100

@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable, Iterator, Sequence
 
 from mailbeacon.store import RecipientRow
-from mailbeacon.web.campaign_reports import iso
+from mailbeacon.views.campaign_reports import iso
 
 COLUMNS = (
     "email", "status", "subject", "opens_raw", "opens_human", "clicks_raw", "clicks_human", "first_open", "last_open",

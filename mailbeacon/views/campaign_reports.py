@@ -14,7 +14,7 @@ from typing import Any
 
 from mailbeacon.classify import COUNTED_AS_HUMAN
 from mailbeacon.store import CampaignReport, CampaignSummary, ClientCount
-from mailbeacon.web.reports import activity_json
+from mailbeacon.views.reports import activity_json
 
 BUCKETS = {"hour": 3600, "day": 86400}
 _DETAIL = re.compile(r"^(.*) \(([^()]+)\)$")
