@@ -119,7 +119,7 @@ deliveries = Table(
     # (issue #13). None: the message's subject.
     Column("listed", Boolean, nullable=True),
     # False: a Bcc recipient or the sender herself, not written to in To or Cc: not one of her
-    # contacts (issue #14, item 5). None (copies queued before migration 0018) and True: a contact.
+    # contacts (issue #14, item 5). None (copies queued before migration 0013) and True: a contact.
     CheckConstraint("length(delivery_key) BETWEEN 12 AND 64", name="delivery_key_length"),
     # A message's deliveries, and among them those in one state: a campaign's queued and bounced
     # copies are counted without reading its sent ones (store/campaign_reports.py).
