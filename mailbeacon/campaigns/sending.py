@@ -192,11 +192,15 @@ class CampaignSender:
             now = self._clock()
             date = formatdate(now, usegmt=True)
             on_list = set(store.do_not_track([m.email for m in members if m.is_subscribed], campaign.user_id))
+            suppressed = store.suppressed([m.email for m in members if m.is_subscribed])  # issue #15
             copies: list[CampaignCopy] = []
             skips: list[tuple[int, str]] = []
             for member in members:
                 if not member.is_subscribed:
                     skips.append((member.id, "unsubscribed"))
+                    continue
+                if (found := suppressed.get(member.email.strip().lower())) is not None:
+                    skips.append((member.id, f"suppressed: {found.reason.replace('_', ' ')}"))
                     continue
                 try:
                     made = maker.make(member, date, member.email in on_list)

@@ -25,10 +25,11 @@ from mailbeacon.relay.replies import (
     S501_BAD_SENDER,
     S530_NOT_AUTHENTICATED,
     S550_NOT_YOURS,
+    S550_SUPPRESSED,
     S553_NEEDS_SMTPUTF8,
 )
-from mailbeacon.store import StoreUnavailable
-from mailbeacon.submission import NotYours, Sender, Submitter
+from mailbeacon.store import StoreUnavailable, Suppression
+from mailbeacon.submission import NotYours, Sender, Submitter, Suppressed, why
 from mailbeacon.submission.identity import check_envelope_sender
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,12 @@ class RelayHandler:
             return S501_BAD_ADDRESS if problem is Unfit.SYNTAX else S553_NEEDS_SMTPUTF8
         if len(envelope.rcpt_tos) >= self._max_recipients:
             return S452_TOO_MANY_RECIPIENTS  # RFC 5321 §4.5.3.1.8 (issue #12, item 9)
+        try:  # a hard-bounced or complaining address is not mailed again (issue #15)
+            blocked = await asyncio.get_running_loop().run_in_executor(self._executor, self._submitter.blocked, [address])
+        except StoreUnavailable:
+            blocked = {}  # DATA asks again, and answers 451 if the store is still down
+        if blocked:
+            return _suppressed_reply(address, next(iter(blocked.values())))
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
@@ -105,6 +112,8 @@ class RelayHandler:
         except NotYours as exc:  # From: or Sender: names someone else (issue #12, item 8)
             log.info("relay: message from %s refused: %s", sender.email, exc)
             return S550_NOT_YOURS.format(address=exc.address)
+        except Suppressed as exc:  # suppressed since its RCPT was answered
+            return _suppressed_reply(*sorted(exc.found.items())[0])
         except StoreUnavailable as exc:
             log.warning("relay: message from %s not queued, answered 451: %s", sender.email, exc)
             return S451_TRY_LATER
@@ -121,3 +130,9 @@ class RelayHandler:
 
 def _peer_ip(peer: object) -> str | None:
     return str(peer[0]) if isinstance(peer, tuple) and peer else None
+
+
+def _suppressed_reply(address: str, entry: Suppression) -> str:
+    """One reply line (RFC 5321 §4.5.3.1.5: 512 octets) whatever the stored detail holds."""
+    reason = " ".join(why(entry).split())
+    return S550_SUPPRESSED.format(address=address, why=reason if len(reason) <= 200 else reason[:199] + "…")

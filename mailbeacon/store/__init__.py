@@ -71,6 +71,7 @@ from mailbeacon.store.mailboxes import Disconnected, EndpointRow, MailboxRecord,
 from mailbeacon.store.sent_copies import DueSentCopy, NewSentCopy, SentCopyRow
 from mailbeacon.store.leases import Lease
 from mailbeacon.store.events import EventRow
+from mailbeacon.store.suppressions import Suppression
 from mailbeacon.store.outbound import (
     Copy,
     DeliveryRow,
@@ -106,6 +107,7 @@ from mailbeacon.store.webhooks import (
 )
 
 __all__ = [
+    "Suppression",
     "ERASED_KINDS",
     "Bounces",
     "ContactRecord",

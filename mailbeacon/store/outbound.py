@@ -12,6 +12,7 @@ is claiming (FOR UPDATE SKIP LOCKED) instead of waiting its turn (issue #17).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select,
 from mailbeacon.store.campaign_control import hold_copies, withdraw_copies
 from mailbeacon.store.messages import check_delivery_keys, insert_message_row
 from mailbeacon.store.schema import campaigns, deliveries, links, messages, outbound
+from mailbeacon.store.suppressions import GAVE_UP, HARD_REPLY, SOFT_BOUNCES, record_bounces
+from mailbeacon.store.suppressions import normalise_address as normalise_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,7 @@ def finish(conn: Connection, outbound_id: int, status: str, reply: str, accepted
         .values(status=status, accepted_at=accepted_at, upstream_reply=reply)
     )
     conn.execute(delete(outbound).where(outbound.c.id == outbound_id))
+    _suppress_bounced(conn, [(delivery_id, DeliveryOutcome(outbound_id, status, reply, accepted_at))], SOFT_BOUNCES)
     return True
 
 
@@ -200,8 +204,9 @@ class DeliveryOutcome:
     next_attempt_at: float | None = None
 
 
-def record_outcomes(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> int:
-    """`finish` and `postpone` for many copies in a few statements; how many were still queued."""
+def record_outcomes(conn: Connection, outcomes: Sequence[DeliveryOutcome], soft_limit: int = SOFT_BOUNCES) -> int:
+    """`finish` and `postpone` for many copies in a few statements; how many were still queued. Bounces and
+    deliveries update the suppression list in the same transaction (issue #15)."""
     final = [o for o in outcomes if o.status != "retry"]
     recorded = 0
     if final:
@@ -220,6 +225,7 @@ def record_outcomes(conn: Connection, outcomes: Sequence[DeliveryOutcome]) -> in
                 [{"did": found[o.outbound_id], "new_status": o.status, "at": o.accepted_at, "reply": o.reply} for o in done],
             )
             conn.execute(delete(outbound).where(outbound.c.id.in_([o.outbound_id for o in done])))
+            _suppress_bounced(conn, [(found[o.outbound_id], o) for o in done], soft_limit)
         recorded += len(done)
     retries = [o for o in outcomes if o.status == "retry"]
     if retries:
@@ -291,8 +297,6 @@ def select_deliveries(conn: Connection, message_id: int) -> list[DeliveryRow]:
     ]
 
 
-def normalise_address(address: str) -> str:
-    return address.strip().lower()
 
 
 def select_delivery_senders(conn: Connection, keys: Sequence[bytes], chunk: int = 500) -> dict[bytes, int | None]:
@@ -306,3 +310,29 @@ def select_delivery_senders(conn: Connection, keys: Sequence[bytes], chunk: int 
         ).all()
         found.update((bytes(r.delivery_key), r.user_id) for r in rows)
     return found
+
+
+def _suppress_bounced(conn: Connection, done: Sequence[tuple[int, DeliveryOutcome]], soft_limit: int) -> None:
+    """Hard bounces suppress their address, soft ones count towards it, a delivered copy ends a streak. A copy
+    shared by several recipients tells nothing about one address; a refusal that is not the address's (an
+    upstream without SMTPUTF8) is no bounce of it."""
+    recipients = {
+        row.id: row.recipient
+        for row in conn.execute(
+            select(deliveries.c.id, deliveries.c.recipient)
+            .where(deliveries.c.id.in_([delivery_id for delivery_id, _ in done]), deliveries.c.shared.is_(False))
+        )
+    }
+    hard, soft, delivered = [], [], []
+    for delivery_id, outcome in done:
+        address = recipients.get(delivery_id)
+        if address is None:
+            continue
+        if outcome.status == "sent":
+            delivered.append(address)
+        elif outcome.reply.startswith(GAVE_UP):
+            soft.append((address, outcome.reply, delivery_id))
+        elif HARD_REPLY.search(outcome.reply):
+            hard.append((address, outcome.reply, delivery_id))
+    if hard or soft or delivered:
+        record_bounces(conn, hard, soft, delivered, time.time(), soft_limit)

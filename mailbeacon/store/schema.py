@@ -162,6 +162,29 @@ do_not_track = Table(
 )
 """Recipients who get untracked copies; an address once per list (unique indexes of migration 0009)."""
 
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("address", Text, primary_key=True),
+    # Lower-cased: the instance never mails it again unless an admin removes it (issue #15, item 3).
+    Column("reason", Text, nullable=False),
+    # hard_bounce, soft_bounces, complaint, unsubscribe or manual.
+    Column("detail", Text, nullable=True),
+    # The upstream's reply, or what the admin wrote.
+    Column("created_at", Float, nullable=False),
+    Column("delivery_id", Integer, nullable=True),
+    # The copy whose bounce or complaint put it here, where there is one.
+)
+
+soft_bounce_streaks = Table(
+    "soft_bounce_streaks",
+    metadata,
+    Column("address", Text, primary_key=True),
+    Column("count", Integer, nullable=False),
+    # Copies to the address given up after temporary failures since its last delivered copy.
+    Column("last_at", Float, nullable=False),
+)
+
 links = Table(
     "links",
     metadata,

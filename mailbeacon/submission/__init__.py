@@ -26,16 +26,34 @@ from mailbeacon.instrument import (
     remove_fields,
 )
 from mailbeacon.mailboxes.providers import appends_sent_copy
-from mailbeacon.store import Copy, NewSentCopy, Store
+from mailbeacon.errors import MailbeaconError
+from mailbeacon.store import Copy, NewSentCopy, Store, Suppression
+from mailbeacon.store.suppressions import BLOCKING
 from mailbeacon.submission.dkim import DkimSigner, has_signature
 from mailbeacon.submission.identity import NotYours, check_author_fields, check_envelope_sender
 from mailbeacon.submission.policy import TRACK_HEADER, Decision, Switches, Untracked, decide, track_header
 from mailbeacon.tokens import Keyring
 
-__all__ = ["NotYours", "Sender", "Submitted", "Submitter", "Switches", "Untracked"]
+__all__ = ["NotYours", "Sender", "Submitted", "Submitter", "Suppressed", "Switches", "Untracked"]
 
 REMOVED_FIELDS = ("Bcc", TRACK_HEADER)
 """Fields no recipient may see: taken out of every copy, byte-exactly."""
+
+
+class Suppressed(MailbeaconError):
+    """Recipients on the suppression list (a hard bounce, a complaint, repeated soft bounces, an admin's
+    entry): nothing was queued (issue #15). The API's `send_to_suppressed` sends anyway."""
+
+    def __init__(self, found: dict[str, Suppression]) -> None:
+        self.found = found
+        named = "; ".join(f"<{address}> ({why(entry)})" for address, entry in sorted(found.items()))
+        super().__init__(f"not sent: suppressed {named}")
+
+
+def why(entry: Suppression) -> str:
+    """'hard bounce: 550 5.1.1 User unknown'"""
+    reason = entry.reason.replace("_", " ")
+    return f"{reason}: {entry.detail}" if entry.detail else reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +104,7 @@ class Submitter:
         raw: bytes,
         source: str,
         submitted_from: str | None = None,
+        send_to_suppressed: bool = False,
     ) -> Submitted:
         """Instrument and queue one copy per recipient; raises StoreUnavailable if nothing could be queued.
 
@@ -96,6 +115,8 @@ class Submitter:
         check_envelope_sender(sender, mail_from)
         check_author_fields(sender, raw)
         recipients = _unique(rcpt_tos)
+        if not send_to_suppressed and (blocked := self.blocked(recipients)):
+            raise Suppressed(blocked)
         header = track_header(field_values(raw, TRACK_HEADER))
         clean = remove_fields(raw, REMOVED_FIELDS)
         dkim_signed = has_signature(clean) and not self._switches.instrument_dkim_signed
@@ -206,6 +227,10 @@ class Submitter:
             sent_copy=sent_copy,
         )
         return Submitted(message_id, summaries)
+
+    def blocked(self, recipients: Sequence[str]) -> dict[str, Suppression]:
+        """Those of `recipients` that one-to-one mail does not go to (an unsubscribe stops campaigns only)."""
+        return {a: e for a, e in self._store.suppressed(recipients).items() if e.reason in BLOCKING}
 
     def _untracked(self, cache: dict[Plan, Prepared], raw: bytes, recogniser: Tracker) -> bytes:
         """Nothing tracked and nothing quoted from earlier mail either: our old pixels go and our

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mailbeacon.store import StoreUnavailable
-from mailbeacon.submission import NotYours, Sender
+from mailbeacon.submission import NotYours, Sender, Suppressed
 from mailbeacon.web.api_guard import json_body
 from mailbeacon.web.auth import api_user, error
 from mailbeacon.web.compose import ComposeError, compose
@@ -66,6 +66,7 @@ def routes(web: Web) -> list[BaseRoute]:
         body = await json_body(request)
         if isinstance(body, Response):
             return body
+        send_to_suppressed = isinstance(body, dict) and body.pop("send_to_suppressed", False) is True
         try:
             raw, recipients = compose(body, user.email)
         except ComposeError as exc:
@@ -74,12 +75,14 @@ def routes(web: Web) -> list[BaseRoute]:
         try:
             client = request.client.host if request.client else None
             submitted = await run_in_threadpool(
-                web.submitter.submit, sender, user.email, recipients, raw, "api", client
+                web.submitter.submit, sender, user.email, recipients, raw, "api", client, send_to_suppressed
             )
         except StoreUnavailable:
             return error(503, "cannot queue the message now, nothing was queued; retry")
         except NotYours as exc:  # From is the user's own address; kept as a second lock (issue #12)
             return error(403, str(exc))
+        except Suppressed as exc:  # issue #15: nothing queued; "send_to_suppressed": true sends anyway
+            return error(409, f"{exc}; nothing was queued (\"send_to_suppressed\": true sends anyway)")
         web.queued()
         copies = [
             {

@@ -177,8 +177,10 @@ SCHEMAS: dict[str, Schema] = {
         {
             **{name: {"oneOf": [STR, array(STR)]} for name in ("to", "cc", "bcc")},
             "subject": STR, "html": STR, "text": STR,
+            "send_to_suppressed": {"type": "boolean", "default": False,
+                                   "description": "Send also to suppressed addresses (else 409, nothing queued)."},
         },
-        optional=("to", "cc", "bcc", "subject", "html", "text"),
+        optional=("to", "cc", "bcc", "subject", "html", "text", "send_to_suppressed"),
         description="At least one recipient, and html, text or both. Bcc never appears in a header.",
     ),
     "Queued": obj(
@@ -278,7 +280,7 @@ PATHS: dict[str, dict[str, Schema]] = {
         "post": operation(
             "Send a message through mailbeacon (tracked as the relay would)",
             answer("Queued: one copy per recipient.", ref("Queued")), body=ref("NewMessage"), status="202",
-            errors=CHANGE_ERRORS, tag="sending",
+            errors=(*CHANGE_ERRORS, "409"), tag="sending",
         ),
     },
     "/api/v1/messages/{message_id}": {

@@ -69,7 +69,7 @@ ERRORS = {
     "401": answer("No valid API key (Authorization: Bearer KEY) or session.", ref("Error")),
     "403": answer("A session cookie without the session's x-csrf-token header.", ref("Error")),
     "404": answer("No such resource, or another user's: the same answer.", ref("Error")),
-    "409": answer("The endpoint is disabled: re-enable it first.", ref("Error")),
+    "409": answer("In conflict with what is stored; the error says how (a disabled endpoint: re-enable it first; a suppressed recipient).", ref("Error")),
     "415": answer("A body sent as another Content-Type than application/json.", ref("Error")),
     "503": answer("The database cannot answer now; retry.", ref("Error")),
 }

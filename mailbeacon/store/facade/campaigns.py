@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 
 from mailbeacon.store import campaign_control as control
+from mailbeacon.store import suppressions
 from mailbeacon.store.backend import Lock
 from mailbeacon.store.campaign_reports import (
     EXPORT_CHUNK,
@@ -104,12 +105,18 @@ class CampaignQueries(StoreBase):
     def unsubscribe(self, contact_id: int, source: str, campaign_id: int | None = None) -> ContactRow | None:
         """Unsubscribe a contact; idempotent, the first time (source, campaign) is kept. None: no such contact."""
         with self._translated("unsubscribe a contact"), self._write() as conn:
-            return mark_unsubscribed(conn, contact_id, source, campaign_id, time.time())
+            row = mark_unsubscribed(conn, contact_id, source, campaign_id, time.time())
+            if row is not None:  # on the suppression list too, in the same transaction (issue #15)
+                suppressions.add(conn, row.email, "unsubscribe", f"by {source}", time.time())
+            return row
 
     def resubscribe(self, contact_id: int) -> ContactRow | None:
         """Undo an unsubscribe (the operator's CLI only: no web route does this). None: no such contact."""
         with self._translated("resubscribe a contact"), self._write() as conn:
-            return clear_unsubscribed(conn, contact_id, time.time())
+            row = clear_unsubscribed(conn, contact_id, time.time())
+            if row is not None:
+                suppressions.remove_unsubscribe(conn, row.email)
+            return row
 
     def create_campaign(self, new: NewCampaign) -> CampaignRow:
         """The campaign with its one message, sending from the start of its list; StoreConflict if the name

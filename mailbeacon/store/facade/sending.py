@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 from mailbeacon.store.backend import Lock
+from mailbeacon.store import suppressions
 from mailbeacon.store.do_not_track import add_entry, remove_entry, select_all_entries, select_entries, select_untracked
 from mailbeacon.store.outbound import (
     Copy,
@@ -112,6 +113,28 @@ class SendingQueries(StoreBase):
         """Whose message each delivery key is (keys the store does not know are left out): who sent a copy."""
         with self._translated("read deliveries"), self._read() as conn:
             return select_delivery_senders(conn, keys)
+
+    def suppress(self, address: str, reason: str, detail: str | None = None) -> bool:
+        """Onto the suppression list (issue #15); False if it was on it already (its first reason stays)."""
+        with self._translated("add to the suppression list"), self._write() as conn:
+            return suppressions.add(conn, address, reason, detail, time.time())
+
+    def unsuppress(self, address: str) -> bool:
+        """Off the suppression list, its soft-bounce streak forgotten; False if it was not on it."""
+        with self._translated("remove from the suppression list"), self._write() as conn:
+            return suppressions.remove(conn, address)
+
+    def suppression_list(self) -> list[suppressions.Suppression]:
+        """Newest first."""
+        with self._translated("read the suppression list"), self._read() as conn:
+            return suppressions.select_all(conn)
+
+    def suppressed(self, among: Sequence[str]) -> dict[str, suppressions.Suppression]:
+        """The suppressed ones of `among`, by lower-cased address."""
+        if not among:
+            return {}
+        with self._translated("read the suppression list"), self._read() as conn:
+            return suppressions.select_among(conn, among)
 
     def do_not_track_add(self, address: str, *, user_id: int | None) -> bool:
         """Onto `user_id`'s own list, or (None) the admin-wide one; False if it was on it already."""
