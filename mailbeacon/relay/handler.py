@@ -27,6 +27,7 @@ from mailbeacon.relay.replies import (
     S550_NOT_YOURS,
     S553_NEEDS_SMTPUTF8,
 )
+from mailbeacon.wording import many
 from mailbeacon.store import StoreUnavailable
 from mailbeacon.submission import NotYours, Sender, Submitter
 from mailbeacon.submission.identity import check_envelope_sender
@@ -112,7 +113,15 @@ class RelayHandler:
             log.exception("relay: message from %s not queued, answered 451", sender.email)
             return S451_TRY_LATER
         self._queued()
-        return S250_QUEUED.format(message_id=submitted.message_id, copies=len(submitted.copies))
+        recipients = len(envelope.rcpt_tos)
+        log.info(
+            "relay: accepted message %d from %s, %s, %d bytes, %s",
+            submitted.message_id, sender.email, many(recipients, "recipient"), len(raw),
+            many(len(submitted.copies), "copy"),
+            extra={"message_id": submitted.message_id, "sender": sender.email, "recipients": recipients,
+                   "size": len(raw), "copies": len(submitted.copies)},
+        )
+        return S250_QUEUED.format(message_id=submitted.message_id, copies=many(len(submitted.copies), "copy"))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
