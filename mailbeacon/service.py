@@ -14,7 +14,7 @@ import resource
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -531,6 +531,18 @@ class StoppingServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._stopping.set()
         await super().shutdown(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """A SIGTERM or Ctrl-C is the way to stop the server: after a clean shutdown it exits 0.
+
+        uvicorn raises the captured signal again once it has shut down, which kills the
+        process by that signal (status -15, or a KeyboardInterrupt traceback for Ctrl-C)."""
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
 
 def _run_worker(settings: Settings, sock: socket.socket, worker: int, smtp_sock: socket.socket | None = None) -> None:

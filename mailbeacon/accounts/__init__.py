@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.store import Store, UserRow
@@ -27,6 +28,10 @@ MIN_PASSWORD = 10
 
 class PasswordRejected(MailbeaconError):
     """A dashboard password that is too weak to set."""
+
+
+class NotAnAddress(MailbeaconError):
+    """A user's email that is no email address: they could never send as it nor log in with it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 def verify_smtp_password(user: UserRow | None, password: str) -> bool:
     """False for an unknown user too, after the same scrypt work: timing tells nobody who exists (issue #12)."""
-    stored = user.smtp_password_hash if user is not None else None
+    stored = user.smtp_password_hash if user is not None and user.enabled else None
     return verify_password(password, stored or _dummy_smtp_hash()) and stored is not None
 
 
@@ -81,11 +86,46 @@ def replace_api_key(store: Store, user_id: int) -> str:
     return api_key
 
 
+def check_email(email: str) -> str:
+    """`email` as given, if it is an address (syntax only, no DNS: an offline server adds users too)."""
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise NotAnAddress(f"{email!r} is not an email address: {exc}") from None
+    return email
+
+
 def create_user(store: Store, email: str, is_admin: bool, seat: str) -> NewUser:
+    check_email(email)
     api_key = new_api_key()
     smtp_password = secrets.token_urlsafe(18)
     user_id = store.add_user(email, is_admin, seat, hash_api_key(api_key), hash_password(smtp_password))
     return NewUser(user_id, api_key, smtp_password)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedUser:
+    messages: int
+    campaigns: int
+    """Kept, with their events, under "deleted user": admins still see them and they still count."""
+    webhooks: int
+    mailbox: bool
+    """Whether a connected mailbox was disconnected (its queued copies go through the server's upstream)."""
+
+
+def delete_user(store: Store, user: UserRow) -> DeletedUser:
+    """Delete `user`: their sessions end at once, their webhooks and mailbox go, and their email is free
+    again; their messages, events and campaigns stay (reports must not change), owned by "deleted user".
+
+    Done in steps that can be run again: the user's row goes last, so a crash midway leaves a user to delete."""
+    messages, campaigns = store.user_holdings(user.id)
+    store.set_user_disabled(user.id, True)  # nothing they hold works any more, from the first step
+    gone = store.disconnect_mailbox(user.id)
+    hooks = store.webhooks_of(user.id)
+    for hook in hooks:
+        store.delete_webhook(hook.id)
+    store.tombstone_user(user.id)
+    return DeletedUser(messages, campaigns, len(hooks), gone is not None)
 
 
 def hash_dashboard_password(password: str) -> str:
@@ -97,7 +137,7 @@ def hash_dashboard_password(password: str) -> str:
 
 def verify_dashboard_password(user: UserRow | None, password: str) -> bool:
     """False for an unknown user too, after the same work, so timing tells nobody which emails exist."""
-    stored = user.password_hash if user is not None else None
+    stored = user.password_hash if user is not None and user.enabled else None
     try:
         return _ARGON2.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerificationError, InvalidHashError):

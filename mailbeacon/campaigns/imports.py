@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mailbeacon.campaigns.contacts import ContactFile, ContactFileError, read_contacts
 from mailbeacon.store import ContactList, ImportCounts, NewContact, Store
+from mailbeacon.wording import many
 
 MAX_LIST_NAME = 200
 
@@ -54,7 +55,7 @@ def describe_import(result: ImportResult, limit: int = 20) -> list[str]:
     c, f = result.counts, result.file
     on_list = f" ({result.after.members} on it now)" if result.after is not None else ""
     lines = [
-        f"list {result.list_name!r}: imported {result.imported} of {f.rows} rows: {c.created} new, "
+        f"list {result.list_name!r}: imported {result.imported} of {many(f.rows, 'row')}: {c.created} new, "
         f"{c.updated} updated, {c.unchanged} unchanged; {c.added} added to the list{on_list}",
         "fields: " + ", ".join(
             col.field if col.field == col.header else f"{col.field} ({col.header!r})" for col in f.columns
@@ -66,7 +67,7 @@ def describe_import(result: ImportResult, limit: int = 20) -> list[str]:
         verb = "stays" if c.still_unsubscribed == 1 else "stay"
         lines.append(f"{c.still_unsubscribed} {verb} unsubscribed: unsubscribed before, and an import never resubscribes")
     if f.duplicates:
-        lines.append(f"merged {len(f.duplicates)} duplicate{'s' if len(f.duplicates) != 1 else ''} (same address, any case):")
+        lines.append(f"merged {many(len(f.duplicates), 'duplicate')} (same address, any case):")
         shown = [f"  line {d.line}: {d.email}, merged into line {d.first_line}" for d in f.duplicates[:limit]]
         lines += shown + _more(len(f.duplicates), limit)
     lines += _problems(f, limit)

@@ -13,6 +13,7 @@ from mailbeacon.cli.options import DEFAULT_BASE_URL, data_option, db_option, ope
 from mailbeacon.cli.reportview import campaign_report
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.tokens import Keyring
+from mailbeacon.wording import many
 
 if TYPE_CHECKING:
     from mailbeacon.store import CampaignProgress, CampaignRow, Store
@@ -68,7 +69,8 @@ def campaign_preview(
 dkim_options = [
     click.option("--dkim-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
                  envvar="MAILBEACON_DKIM_KEY", help="Private key (PEM) to DKIM-sign every copy, as `serve --dkim-key`."),
-    click.option("--dkim-selector", default=None, envvar="MAILBEACON_DKIM_SELECTOR"),
+    click.option("--dkim-selector", default=None, envvar="MAILBEACON_DKIM_SELECTOR",
+                 help="DKIM selector of --dkim-key (SELECTOR._domainkey.DOMAIN)."),
     click.option("--dkim-domain", default=None, envvar="MAILBEACON_DKIM_DOMAIN",
                  help="Signing domain; default: the domain of the From address."),
 ]
@@ -233,7 +235,7 @@ def _send(
     keyring = Keyring.load_or_create(data_dir)
     console = Console(stderr=True, highlight=False)
     if not resumed:
-        click.echo(f"campaign {row.name}: {row.total} members on the list")
+        click.echo(f"campaign {row.name}: {many(row.total, 'member')} on the list")
     elif row.status == "sending":
         click.echo(f"campaign {row.name}: resuming after contact {row.cursor} "
                    f"({row.queued} queued and {row.skipped} skipped before)")
@@ -249,7 +251,7 @@ def _send(
                    f"skipped so far" + (f"; go on with: mailbeacon campaign resume {row.name}" if result.paused else ""),
                    err=True)
         raise SystemExit(PAUSED if result.paused else CANCELLED)
-    click.echo(f"campaign {row.name}: {copies(result.queued)} queued, {result.skipped} members skipped")
+    click.echo(f"campaign {row.name}: {copies(result.queued)} queued, {many(result.skipped, 'member')} skipped")
     if wait:
         waited = wait_for_delivery(store, row, console, stall)
         final = waited.progress
@@ -306,7 +308,7 @@ def campaign_status(name: str, as_json: bool, data_dir: Path, db_url: str | None
         return
     c = found.campaign
     click.echo(f"campaign {c.name}: {status['status']}")
-    click.echo(f"  {c.total} members, {c.queued} queued, {c.skipped} skipped; {found.sent} sent, {found.bounced} "
+    click.echo(f"  {many(c.total, 'member')}, {c.queued} queued, {c.skipped} skipped; {found.sent} sent, {found.bounced} "
                f"bounced, {found.pending} pending ({found.retrying} retrying)"
                + (f", {found.withdrawn} withdrawn" if found.withdrawn else ""))
     if found.retrying:

@@ -11,6 +11,7 @@ import click
 from mailbeacon.cli.options import data_option, db_option, open_store
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.tokens import Keyring
+from mailbeacon.wording import many
 
 if TYPE_CHECKING:
     from mailbeacon.store import Store
@@ -29,7 +30,7 @@ def reclassify(data_dir: Path, db_url: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     with open_store(data_dir, db_url) as store:
         derived = Pipeline(store, policy, batch=1000).reclassify()
-    click.echo(f"reclassified {derived} events")
+    click.echo(f"reclassified {many(derived, 'event')}")
 
 
 @click.group()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import click
 
 from mailbeacon.cli.options import data_option, db_option, open_store, when
+from mailbeacon.wording import many
 
 if TYPE_CHECKING:
     from mailbeacon.store import ContactRow, Store
@@ -57,7 +58,7 @@ def contacts_lists(as_json: bool, data_dir: Path, db_url: str | None) -> None:
         if as_json:
             click.echo(json.dumps(asdict(item)))
         else:
-            click.echo(f"{item.name}\t{item.members} members\t{item.unsubscribed} unsubscribed\tsince {when(item.created_at)}")
+            click.echo(f"{item.name}\t{many(item.members, 'member')}\t{item.unsubscribed} unsubscribed\tsince {when(item.created_at)}")
     if not found and not as_json:
         click.echo("no lists yet: mailbeacon contacts import FILE.csv --list NAME")
 

@@ -17,6 +17,7 @@ import click
 from mailbeacon.cli.options import DEFAULT_BASE_URL, data_option, db_option
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.instrument import Plan, TokenTracker, instrument_message
+from mailbeacon.wording import many
 
 @click.command()
 @click.argument("file", type=click.File("rb"))
@@ -146,7 +147,7 @@ def send(
     if as_json:
         click.echo(json.dumps({"message_id": submitted.message_id, "copies": [asdict(c) for c in submitted.copies]}))
         return
-    click.echo(f"message {submitted.message_id} queued, {len(submitted.copies)} copies:")
+    click.echo(f"message {submitted.message_id} queued, {many(len(submitted.copies), 'copy')}:")
     for copy in submitted.copies:
         tracked = ", ".join(kind for kind, on in (("opens", copy.opens_tracked), ("clicks", copy.clicks_tracked)) if on)
         click.echo(f"  {copy.recipient}: {tracked or 'not tracked'}"

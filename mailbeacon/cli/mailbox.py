@@ -71,7 +71,8 @@ def _passwords(password_stdin: bool, password_file: Path | None) -> tuple[str, s
 @click.option("--smtp-user", default=None, help="SMTP login; default: the user's email.")
 @click.option("--imap-host", required=True, help="IMAP server, e.g. imap.example.com.")
 @click.option("--imap-port", type=int, default=None, help="Default: 993 for tls, 143 for starttls.")
-@click.option("--imap-security", type=SECURITY, default="tls", show_default=True)
+@click.option("--imap-security", type=SECURITY, default="tls", show_default=True,
+              help="none only to this machine (127.0.0.1, ::1, localhost).")
 @click.option("--imap-user", default=None, help="IMAP login; default: the SMTP login.")
 @click.option("--sent-folder", default=None, help="Append to this folder; default: the one flagged \\Sent, or 'Sent'.")
 @click.option("--sent-copy", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
@@ -116,8 +117,8 @@ def connect(
 
 
 @mailbox.command("show")
-@click.option("--user", "email", required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--user", "email", required=True, help="The mailbeacon user whose mailbox it is.")
+@click.option("--json", "as_json", is_flag=True, help="Print the mailbox as JSON.")
 @data_option
 @db_option
 def show(email: str, as_json: bool, data_dir: Path, db_url: str | None) -> None:
@@ -133,7 +134,7 @@ def show(email: str, as_json: bool, data_dir: Path, db_url: str | None) -> None:
 
 
 @mailbox.command("test")
-@click.option("--user", "email", required=True)
+@click.option("--user", "email", required=True, help="The mailbeacon user whose mailbox it is.")
 @data_option
 @db_option
 def test(email: str, data_dir: Path, db_url: str | None) -> None:
@@ -146,7 +147,7 @@ def test(email: str, data_dir: Path, db_url: str | None) -> None:
 
 
 @mailbox.command("disconnect")
-@click.option("--user", "email", required=True)
+@click.option("--user", "email", required=True, help="The mailbeacon user whose mailbox it is.")
 @data_option
 @db_option
 def disconnect(email: str, data_dir: Path, db_url: str | None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from mailbeacon.cli.options import data_option, db_option, open_store
+from mailbeacon.wording import many
 
 @click.group()
 def privacy() -> None:
@@ -58,7 +59,7 @@ def privacy_apply(data_dir: Path, db_url: str | None) -> None:
 
     with open_store(data_dir, db_url) as store:
         run = store.apply_privacy(time.time(), pause=0.01, forget=forget_addresses)
-    click.echo(f"{run.truncated} IPs truncated, {run.deleted} old events deleted")
+    click.echo(f"{many(run.truncated, 'IP')} truncated, {many(run.deleted, 'old event')} deleted")
 
 
 def _whole_number(text: str) -> int:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mailbeacon.cli.options import data_option, db_option, open_store, when
+from mailbeacon.wording import many
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -76,7 +77,7 @@ def show(r: dict[str, Any], console: Console) -> None:
     console.print(Text.assemble(("campaign ", "bold"), (r["name"], "bold"), f"  {r['status']}"))
     console.print(Text(f"subject template: {r['subject']}  ·  from {r['from']}  ·  list {r['list']['name']}  ·  "
                        f"started {when(r['started_at'] or r['created_at'])}"))
-    console.print(Text(f"{p['total']:,} members: {p['queued']:,} copies ({p['sent']:,} sent, {p['bounced']:,} bounced, "
+    console.print(Text(f"{many(p['total'], 'member')}: {many(p['queued'], 'copy')} ({p['sent']:,} sent, {p['bounced']:,} bounced, "
                        f"{p['pending']:,} pending{withdrawn}), {p['skipped']:,} skipped; {pct(p['done'])} done"))
     headline = _table("Opens and clicks", ("", "human", "raw"))
     headline.add_row("opened (unique)", f"{o['unique_human']:,}  {pct(rates['open'])}",
@@ -87,8 +88,8 @@ def show(r: dict[str, Any], console: Console) -> None:
     headline.add_row("clicks", f"{c['human']:,}", f"{c['raw']:,}")
     headline.add_row("opened without images", f"{o['inferred']:,}", "")
     console.print(headline)
-    console.print(Text(f"rates over {p['sent']:,} delivered copies; click-to-open {pct(rates['click_to_open'])}; "
-                       f"machines: {o['machine']:,} opens, {c['machine']:,} clicks"))
+    console.print(Text(f"rates over {many(p['sent'], 'delivered copy')}; click-to-open {pct(rates['click_to_open'])}; "
+                       f"machines: {many(o['machine'], 'open')}, {many(c['machine'], 'click')}"))
     links = _table("Top links", ("URL", "human", "raw"))
     for link in r["links"][:LISTED]:
         links.add_row(Text(link["url"]), f"{link['clicks']['human']:,}", f"{link['clicks']['raw']:,}")
@@ -99,8 +100,8 @@ def show(r: dict[str, Any], console: Console) -> None:
             table.add_row(Text(row[key]), f"{row['human']:,}", f"{row['machine']:,}", f"{row['events']:,}")
         console.print(table)
     u = r["untrackable"]
-    console.print(Text(f"untrackable: {u['copies']:,} copies ({pct(u['share'])}), {u['opens_untracked']:,} without "
-                       f"open tracking; {u['images_blocked']:,} readers clicked without loading images"))
+    console.print(Text(f"untrackable: {many(u['copies'], 'copy')} ({pct(u['share'])}), {u['opens_untracked']:,} without "
+                       f"open tracking; {many(u['images_blocked'], 'reader')} clicked without loading images"))
     for reason in u["reasons"]:
         console.print(Text(f"  {reason['copies']:,}  {reason['reason']}"))
     console.print(Text(f"unsubscribes: {r['unsubscribes']:,} ({pct(rates['unsubscribe'])})"))

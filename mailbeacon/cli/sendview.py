@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from mailbeacon.campaigns.sending import CampaignSender, Progress as SendProgress
 from mailbeacon.store import CampaignProgress, CampaignRow, Store
+from mailbeacon.wording import many
 
 INTERRUPTED = 130
 """Exit status after Ctrl-C (128 + SIGINT), as shells report it."""
@@ -98,7 +99,7 @@ class Waited:
 
 
 def copies(n: int) -> str:
-    return f"{n:,} cop{'y' if n == 1 else 'ies'}"
+    return many(n, "copy")
 
 
 def at(timestamp: float) -> str:

@@ -32,7 +32,8 @@ from mailbeacon.errors import MailbeaconError
               help="Seconds a sender holds a copy it is delivering; after a crash, copies are sent again after it.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Relay certificate (PEM); default: a self-signed one made in the data directory.")
-@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Private key (PEM) of --tls-cert; the two go together.")
 @click.option("--smtp-plain-auth", is_flag=True,
               help="Allow AUTH without STARTTLS; only on a loopback address, for testing.")
 @click.option("--max-message-size", "size_limit", default=25 * 1024 * 1024, show_default=True, type=int,
@@ -41,11 +42,12 @@ from mailbeacon.errors import MailbeaconError
               help="Recipients of one message through the relay; past it RCPT answers 452 4.5.3.")
 @click.option("--dkim-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Private key (PEM) to DKIM-sign every copy after instrumenting it.")
-@click.option("--dkim-selector", default=None)
+@click.option("--dkim-selector", default=None,
+              help="DKIM selector of --dkim-key: its public key is published at SELECTOR._domainkey.DOMAIN.")
 @click.option("--dkim-domain", default=None, help="Signing domain; default: the domain of the From address.")
 @click.option("--no-tracking", is_flag=True, help="Kill switch: relay every copy untouched.")
-@click.option("--no-open-tracking", is_flag=True)
-@click.option("--no-click-tracking", is_flag=True)
+@click.option("--no-open-tracking", is_flag=True, help="Add no pixel: links are still tracked.")
+@click.option("--no-click-tracking", is_flag=True, help="Leave links as they are: opens are still tracked.")
 @click.option("--no-split", is_flag=True,
               help="One copy for all recipients with one shared pixel (opens are 'one of the recipients').")
 @click.option("--scanner-networks", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -128,6 +130,7 @@ def serve(
     from mailbeacon.store import SessionLimits
     from mailbeacon.submission import Switches
 
+    _log_to_stderr()
     try:
         http_host, http_port = service.parse_hostport(http)
         relay = smtp.lower() != "off"
@@ -189,3 +192,13 @@ def _networks(values: tuple[str, ...], option: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=option) from exc
     return values
+
+
+def _log_to_stderr() -> None:
+    """The server's own records (accepted messages, delivery outcomes, leases) from INFO, libraries' from WARNING.
+
+    aiosmtpd logs every connection at INFO under `mail.log`: that stays quiet."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("mailbeacon").setLevel(logging.INFO)

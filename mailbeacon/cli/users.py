@@ -11,6 +11,7 @@ import click
 
 from mailbeacon.cli.options import data_option, db_option, open_store
 from mailbeacon.errors import MailbeaconError
+from mailbeacon.wording import many
 
 if TYPE_CHECKING:
     from mailbeacon.store import Store, UserRow
@@ -95,12 +96,12 @@ def user_list(as_json: bool, data_dir: Path, db_url: str | None) -> None:
     with open_store(data_dir, db_url) as store:
         for u in store.users():
             row = {"id": u.id, "email": u.email, "seat": u.seat, "admin": u.is_admin,
-                   "dashboard": u.password_hash is not None}
+                   "dashboard": u.password_hash is not None, "disabled": not u.enabled}
             if as_json:
                 click.echo(json.dumps(row))
             else:
                 flags = ", ".join(f for f in ("admin" if u.is_admin else "", "no password" if
-                                              u.password_hash is None else "") if f)
+                                              u.password_hash is None else "", "" if u.enabled else "disabled") if f)
                 click.echo(f"{u.email}  {u.seat}{'  (' + flags + ')' if flags else ''}")
 
 
@@ -123,3 +124,49 @@ def user_set(email: str, seat: str | None, admin: bool | None, data_dir: Path, d
         store.update_user(_user_named(store, email).id, **changes)
         changed = _user_named(store, email)
     click.echo(f"user {email}: {changed.seat} seat{', admin' if changed.is_admin else ''}")
+
+
+@user.command("disable")
+@click.argument("email")
+@data_option
+@db_option
+def user_disable(email: str, data_dir: Path, db_url: str | None) -> None:
+    """Stop EMAIL at once: no dashboard login (their sessions end), API key or relay AUTH. Their data stays."""
+    with open_store(data_dir, db_url) as store:
+        store.set_user_disabled(_user_named(store, email).id, True)
+    click.echo(f"user {email} disabled: their sessions ended; their messages and events stay "
+               f"(`mailbeacon user enable {email}` lets them back in)")
+
+
+@user.command("enable")
+@click.argument("email")
+@data_option
+@db_option
+def user_enable(email: str, data_dir: Path, db_url: str | None) -> None:
+    """Let a disabled user log in, use their API key and send again, with the credentials they had."""
+    with open_store(data_dir, db_url) as store:
+        store.set_user_disabled(_user_named(store, email).id, False)
+    click.echo(f"user {email} enabled")
+
+
+@user.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@data_option
+@db_option
+def user_delete(email: str, yes: bool, data_dir: Path, db_url: str | None) -> None:
+    """Delete EMAIL: their sessions end at once, their webhooks and connected mailbox go, the address is free
+    again. Their messages, events and campaigns stay, under "deleted user": admins still see them, and
+    reports do not change. `user disable` stops a user and keeps everything."""
+    from mailbeacon import accounts
+
+    with open_store(data_dir, db_url) as store:
+        found = _user_named(store, email)
+        messages, campaigns = store.user_holdings(found.id)
+        kept = f"{many(messages, 'message')} and {many(campaigns, 'campaign')}"
+        if not yes:
+            click.confirm(f"Delete user {email}? Their {kept} stay under \"deleted user\"", abort=True)
+        gone = accounts.delete_user(store, found)
+    extra = "".join([f", {many(gone.webhooks, 'webhook')} deleted" if gone.webhooks else "",
+                     ", their mailbox disconnected" if gone.mailbox else ""])
+    click.echo(f"user {email} deleted{extra}; their {kept} stay, with their events, under \"deleted user\"")

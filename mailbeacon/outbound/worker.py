@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from mailbeacon.outbound.routing import MailboxTransports, Transports
 from mailbeacon.outbound.transports import Outcome, Result, Transport
 from mailbeacon.store import DeliveryOutcome, Queued, Store, StoreUnavailable
+from mailbeacon.wording import many
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +194,9 @@ class OutboundWorker:
                 self.stats.sent += 1
             elif outcome.status == "bounced":
                 self.stats.bounced += 1
-                log.info("outbound: delivery %s bounced: %s", queued.delivery_key.hex(), outcome.reply)
             else:
                 self.stats.retried += 1
-                log.info("outbound: delivery %s will be retried: %s", queued.delivery_key.hex(), outcome.reply)
+            _log_outcome(outcome, queued)
 
     def _decide(self, queued: Queued, outcome: Outcome) -> DeliveryOutcome:
         now = time.time()
@@ -205,7 +205,21 @@ class OutboundWorker:
         if outcome.result is Result.BOUNCED:
             return DeliveryOutcome(queued.id, "bounced", outcome.reply)
         if now - queued.queued_at > self._retry.give_up_after:
-            gave_up = f"gave up after {queued.attempts + 1} attempts: {outcome.reply}"
+            gave_up = f"gave up after {many(queued.attempts + 1, 'attempt')}: {outcome.reply}"
             return DeliveryOutcome(queued.id, "bounced", gave_up)
         due = now + self._retry.delay(queued.attempts)
         return DeliveryOutcome(queued.id, "retry", outcome.reply, next_attempt_at=due)
+
+
+_SAID = {"sent": "delivered", "bounced": "bounced", "retry": "will be retried"}
+
+
+def _log_outcome(outcome: DeliveryOutcome, queued: Queued) -> None:
+    """One line per delivery attempt, with the upstream's reply: what an operator greps for."""
+    log.info(
+        "outbound: copy %d %s to %s (attempt %d): %s",
+        queued.id, _SAID.get(outcome.status, outcome.status), ", ".join(queued.rcpt_to), queued.attempts + 1,
+        outcome.reply,
+        extra={"copy_id": queued.id, "delivery": queued.delivery_key.hex(), "status": outcome.status,
+               "recipients": queued.rcpt_to, "reply": outcome.reply, "attempt": queued.attempts + 1},
+    )

@@ -103,7 +103,7 @@ class Authenticator:
             key = hmac.digest(self._secret, login_bytes + b"\0" + password_bytes, hashlib.sha256)
             now = time.monotonic()
             remembered = self._remembered.get(key)
-            if remembered is not None and remembered[0] > now:
+            if remembered is not None and remembered[0] > now and await self._still_enabled(remembered[1]):
                 attempt.succeeded()
                 return AuthResult(success=True, auth_data=remembered[1])
             password = password_bytes.decode("utf-8", "replace")
@@ -121,6 +121,17 @@ class Authenticator:
             self._remembered.clear()
         self._remembered[key] = (now + REMEMBER_SECONDS, sender)
         return AuthResult(success=True, auth_data=sender)
+
+    async def _still_enabled(self, sender: Sender) -> bool:
+        """A remembered login skips the scrypt work, not the check that an admin has not disabled the user since."""
+        if sender.user_id is None:
+            return False
+        try:
+            user = await asyncio.get_running_loop().run_in_executor(self._executor, self._store.user_by_id,
+                                                                    sender.user_id)
+        except StoreUnavailable:
+            return True  # the password was right minutes ago; the relay keeps working while the store is away
+        return user is not None and user.enabled and user.email == sender.email
 
     def _verify(self, login: str, password: str) -> Sender | None:
         """In a thread: the user's row and the scrypt check (a dummy hash for an unknown user)."""

@@ -30,6 +30,7 @@ from mailbeacon.relay.replies import (
 )
 from mailbeacon.store import StoreUnavailable, Suppression
 from mailbeacon.submission import NotYours, Sender, Submitter, Suppressed, why
+from mailbeacon.wording import many
 from mailbeacon.submission.identity import check_envelope_sender
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,15 @@ class RelayHandler:
             log.exception("relay: message from %s not queued, answered 451", sender.email)
             return S451_TRY_LATER
         self._queued()
-        return S250_QUEUED.format(message_id=submitted.message_id, copies=len(submitted.copies))
+        recipients = len(envelope.rcpt_tos)
+        log.info(
+            "relay: accepted message %d from %s, %s, %d bytes, %s",
+            submitted.message_id, sender.email, many(recipients, "recipient"), len(raw),
+            many(len(submitted.copies), "copy"),
+            extra={"message_id": submitted.message_id, "sender": sender.email, "recipients": recipients,
+                   "size": len(raw), "copies": len(submitted.copies)},
+        )
+        return S250_QUEUED.format(message_id=submitted.message_id, copies=many(len(submitted.copies), "copy"))
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

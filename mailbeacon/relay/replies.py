@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-S250_QUEUED = "250 2.0.0 OK: queued as {message_id} ({copies} copies)"
+S250_QUEUED = "250 2.0.0 OK: queued as {message_id} ({copies})"
 S421_AUTH_FAILURES = "421 4.7.0 Too many failed authentications, closing the connection"
 S451_TRY_LATER = "451 4.3.0 Cannot queue the message now, nothing was accepted; please try again later"
 S452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"

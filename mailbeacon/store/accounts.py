@@ -30,6 +30,13 @@ class UserRow:
     notify_reopen_after: float | None = 3600.0
     """Seconds of quiet after which a human open is told again; None: never again."""
     notify_clicks: bool = True
+    disabled_at: float | None = None
+    """When an admin disabled them: no login, API key or relay AUTH (their data stays)."""
+    deleted_at: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None and self.deleted_at is None
 
 
 def insert_user(
@@ -60,7 +67,9 @@ def insert_user(
 
 
 def select_user_by_api_key_hash(conn: Connection, api_key_hash: str) -> UserRow | None:
-    return _select_user(conn, users.c.api_key_hash == api_key_hash)
+    """The enabled user with this key: a disabled user's key opens nothing."""
+    found = _select_user(conn, users.c.api_key_hash == api_key_hash)
+    return found if found is not None and found.enabled else None
 
 
 def select_user_by_id(conn: Connection, user_id: int) -> UserRow | None:
@@ -72,7 +81,25 @@ def select_user_by_email(conn: Connection, email: str) -> UserRow | None:
 
 
 def select_users(conn: Connection) -> list[UserRow]:
-    return [user_of(row) for row in conn.execute(select(users).order_by(users.c.email))]
+    """Every user but the deleted ones (their rows only keep their data's owner)."""
+    query = select(users).where(users.c.deleted_at.is_(None)).order_by(users.c.email)
+    return [user_of(row) for row in conn.execute(query)]
+
+
+def disable_user(conn: Connection, user_id: int, now: float | None) -> bool:
+    """Disable (`now`) or enable (None) a user that is not deleted; False if there is none."""
+    query = update(users).where(users.c.id == user_id, users.c.deleted_at.is_(None)).values(disabled_at=now)
+    return bool(conn.execute(query).rowcount)
+
+
+def tombstone_user(conn: Connection, user_id: int, now: float) -> bool:
+    """What remains of a deleted user: a row without email or credentials, owner of the data they leave."""
+    gone = f"deleted-user-{user_id}"
+    query = update(users).where(users.c.id == user_id, users.c.deleted_at.is_(None)).values(
+        email=f"{gone}@deleted.invalid", api_key_hash=f"{gone}:no key", smtp_password_hash="", password_hash=None,
+        is_admin=False, disabled_at=now, deleted_at=now,
+    )
+    return bool(conn.execute(query).rowcount)
 
 
 def update_user(conn: Connection, user_id: int, changes: dict[str, object]) -> bool:
@@ -106,4 +133,6 @@ def user_of(row: Row[Any]) -> UserRow:
         notify_first_open=bool(row.notify_first_open),
         notify_reopen_after=row.notify_reopen_after,
         notify_clicks=bool(row.notify_clicks),
+        disabled_at=row.disabled_at,
+        deleted_at=row.deleted_at,
     )

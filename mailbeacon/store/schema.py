@@ -56,6 +56,10 @@ users = Table(
     Column("notify_reopen_after", Float, nullable=True, server_default="3600"),
     # Seconds of quiet after which a human open notifies again; None: never again.
     Column("notify_clicks", Boolean, nullable=False, server_default=true()),
+    Column("disabled_at", Float, nullable=True),
+    # Set: no login, API key or relay AUTH; their data stays (issue #13).
+    Column("deleted_at", Float, nullable=True),
+    # Set: deleted; the row stays, renamed and without credentials, as the owner of their data.
     CheckConstraint("seat IN ('basic', 'sales')", name="seat"),
 )
 

@@ -75,6 +75,7 @@ def select_session_user(
             sessions.c.token_hash == token_hash,
             sessions.c.last_seen_at >= seen_since,
             sessions.c.created_at >= created_since,
+            users.c.disabled_at.is_(None),
         )
     ).one_or_none()
     if row is None:

@@ -18,7 +18,17 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mailbeacon.ingest.health import BoundedPing, assess
-from mailbeacon.web import api, api_campaigns, api_contacts, api_feed, api_messages, dashboard, openapi, stream
+from mailbeacon.web import (
+    api,
+    api_campaigns,
+    api_contacts,
+    api_feed,
+    api_messages,
+    api_users,
+    dashboard,
+    openapi,
+    stream,
+)
 from mailbeacon.web import api_docs, unsubscribe, webhooks_api
 from mailbeacon.web.api_guard import ApiCsrfGuard
 from mailbeacon.web.auth import AdminKeyGate
@@ -103,6 +113,7 @@ def create_app(web: Web, lifespan: Callable[[Any], AbstractAsyncContextManager[N
             *api_feed.routes(web),
             *api_contacts.routes(web),
             *api_campaigns.routes(web),
+            *api_users.routes(web),
             *openapi.routes(web),
             *api_docs.routes(web),
             *dashboard.routes(web),

@@ -362,6 +362,7 @@ PATHS: dict[str, dict[str, Schema]] = {
     },
     **openapi_campaigns.PATHS,
     **openapi_contacts.PATHS,
+    **openapi_campaigns.USER_PATHS,
     OPENAPI_PATH: {
         "get": {
             "summary": "This document",

@@ -165,3 +165,29 @@ PATHS: dict[str, dict[str, Schema]] = {
                     "409 if it is done.")),
     )},
 }
+
+
+USER_ID = param("user_id", INT, "The user's id.", "path")
+USER = obj({"id": INT, "email": STR, "seat": STR, "admin": {"type": "boolean"}, "disabled": {"type": "boolean"}})
+_ADMIN = " Only an admin may (403 for anyone else); 409 for the caller's own id (another admin must)."
+
+
+def _user_op(summary: str, ok: Schema, description: str) -> Schema:
+    op = operation(summary, answer("Done.", ok), params=[USER_ID], errors=("401", "403", "404", "409", "503"),
+                   tag="users", description=description + _ADMIN)
+    op["responses"]["409"] = answer("The caller's own id.", ref("Error"))
+    return op
+
+
+USER_PATHS: dict[str, dict[str, Schema]] = {
+    "/api/v1/users/{user_id}/disable": {"post": _user_op(
+        "Disable a user", USER, "They can no longer log in (their sessions end at once), use their API key or AUTH "
+        "to the relay; their messages, events and campaigns stay.")},
+    "/api/v1/users/{user_id}/enable": {"post": _user_op(
+        "Enable a disabled user", USER, "Their credentials work again.")},
+    "/api/v1/users/{user_id}": {"delete": _user_op(
+        "Delete a user", obj({"deleted": STR, "messages_kept": INT, "campaigns_kept": INT, "webhooks_deleted": INT,
+                              "mailbox_disconnected": {"type": "boolean"}}),
+        "Their sessions end at once, their webhooks and connected mailbox go, their address is free again; their "
+        "messages, events and campaigns stay under \"deleted user\" (admins see them, reports do not change).")},
+}

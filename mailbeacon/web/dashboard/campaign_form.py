@@ -27,6 +27,7 @@ from mailbeacon.store import UserRow
 from mailbeacon.web.campaign_control import wake_from_thread
 from mailbeacon.web.dashboard.captured import MAIL_CSP, with_base
 from mailbeacon.web.dashboard.pages import Pages, field, flash, redirect, secured
+from mailbeacon.wording import many
 
 MAX_TEMPLATE = 1024 * 1024
 """Bytes of an uploaded template: a mail larger than this would be clipped by most clients anyway."""
@@ -142,7 +143,7 @@ def routes(pages: Pages) -> list[BaseRoute]:
         except MailbeaconError as exc:  # the template's line, an unknown list, a bad From: the form says so
             return await render_form(request, user, entered, str(exc))
         runner.start(row, wake_from_thread(pages.web.queued))
-        flash(request, f"Campaign {row.name}: queueing {row.total} members; the outbound worker sends as they come.")
+        flash(request, f"Campaign {row.name}: queueing {many(row.total, 'member')}; the outbound worker sends as they come.")
         return redirect(f"/campaigns/{row.id}")
 
     async def preview(request: Request, user: UserRow, form: FormData) -> Response:

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import jinja2
 
 from mailbeacon.store import FeedItem
+from mailbeacon.wording import many
 
 CLIENT_ICONS: list[tuple[str, str]] = [
     # (lower-case text in the client label, icon); first match wins, so machines come before brands.
@@ -123,4 +124,4 @@ def install(env: jinja2.Environment) -> None:
         utc=utc, iso=iso, duration=duration, path_part=path_part, client_icon=client_icon, describe=describe,
         badge=badge,
     )
-    env.globals.update(pct=pct, is_web_url=is_web_url, query=query, client_icons_json=json.dumps(CLIENT_ICONS, separators=(",", ":")))
+    env.globals.update(many=many, pct=pct, is_web_url=is_web_url, query=query, client_icons_json=json.dumps(CLIENT_ICONS, separators=(",", ":")))

@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mailbeacon.accounts import PasswordRejected, create_user, set_dashboard_password
+from mailbeacon.accounts import NotAnAddress, PasswordRejected, create_user, delete_user, set_dashboard_password
 from mailbeacon.store import DuplicateUser, UserRow
 from mailbeacon.web.dashboard import signed_in
 from mailbeacon.web.dashboard.pages import Pages, cursor, field, flash, redirect
+from mailbeacon.wording import many
 
 SEATS = ("basic", "sales")
 
@@ -39,6 +40,9 @@ def routes(pages: Pages) -> list[BaseRoute]:
             made = await pages.call(create_user, store, email, form.get("admin") == "on", seat)
         except DuplicateUser:
             flash(request, f"A user {email} exists already.", "error")
+            return redirect("/users")
+        except NotAnAddress as exc:
+            flash(request, f"Not added: {exc}.", "error")
             return redirect("/users")
         return await listing(request, user, {"email": email, "api_key": made.api_key,
                                              "smtp_password": made.smtp_password})
@@ -74,7 +78,29 @@ def routes(pages: Pages) -> list[BaseRoute]:
         flash(request, f"Password of {other.email} set; their sessions are logged out.")
         return redirect("/users")
 
+    def access(action: str) -> Route:
+        """Disable, enable or delete another user (never oneself: another admin must)."""
+
+        async def endpoint(request: Request, user: UserRow, form: FormData) -> Response:
+            other = await target(request)
+            if other is None or other.deleted_at is not None:
+                return pages.not_found(request, user)
+            if other.id == user.id:
+                flash(request, "You cannot disable or delete yourself; ask another admin.", "error")
+            elif action == "delete":
+                gone = await pages.call(delete_user, store, other)
+                flash(request, f"{other.email} deleted: their {many(gone.messages, 'message')} and "
+                               f"{many(gone.campaigns, 'campaign')} stay, with their events, under \"deleted user\".")
+            else:
+                await pages.call(store.set_user_disabled, other.id, action == "disable")
+                flash(request, f"{other.email} disabled: signed out everywhere, their key and SMTP password refused; "
+                               "their data stays." if action == "disable" else f"{other.email} enabled.")
+            return redirect("/users")
+
+        return Route(f"/users/{{user_id}}/{action}", pages.action(endpoint, admin=True), methods=["POST"])
+
     return [
+        *(access(action) for action in ("disable", "enable", "delete")),
         Route("/users", pages.view(user_list, admin=True)),
         Route("/users", pages.action(add, admin=True), methods=["POST"]),
         Route("/users/{user_id}", pages.action(change, admin=True), methods=["POST"]),
