@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from mailbeacon.campaigns.runner import CampaignRunner
+from mailbeacon import logs
 from mailbeacon.errors import ConfigError
 from mailbeacon.filemodes import PRIVATE_UMASK, private_dir, tighten
 from mailbeacon.ingest import MEMORY_BYTES, MEMORY_EVENTS, Batcher, HeldEvents, Spool
@@ -119,6 +120,9 @@ class Settings:
     """Seconds a job's lease lasts unrenewed: a dead node's jobs move to another node after it."""
     webhook_lease: float | None = None
     """Seconds a webhook delivery holds the messages it claimed; None: what a whole batch may take, plus a margin."""
+    log_format: str = "text"
+    """`text` or `json` (one object a line, for collectors); either way each line names the node."""
+    log_level: str = "info"
 
     @property
     def store_url(self) -> str:
@@ -410,6 +414,7 @@ def uvicorn_config(app: ASGIApp, tracking: Tracking | None, settings: Settings |
         app,
         access_log=False,
         log_level="warning",
+        log_config=None,  # its records go to the handler of mailbeacon.logs, formatted like every other
         lifespan="on",
         http=protocol_for(tracking, settings.head_timeout) if tracking is not None else "h11",
         loop="uvloop",
@@ -449,6 +454,7 @@ def serve(settings: Settings) -> None:
         raise ConfigError("--workers shares the tracking port: it needs the web role")
     if settings.lease_ttl < 1:
         raise ConfigError("--job-lease must be at least 1 second")
+    logs.configure(settings.node, settings.log_format, settings.log_level)
     os.umask(PRIVATE_UMASK)  # every file the server makes is its own: database, spool, captured mail
     raise_open_files_limit()  # issue #12: before forking, so every worker has it
     sock = bind(settings.http_host, settings.http_port)
