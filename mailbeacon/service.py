@@ -24,9 +24,9 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from mailbeacon.campaigns.runner import CampaignRunner
-from mailbeacon import logs
+from mailbeacon import datadir, logs
 from mailbeacon.errors import ConfigError
-from mailbeacon.filemodes import PRIVATE_UMASK, private_dir, tighten
+from mailbeacon.filemodes import PRIVATE_UMASK
 from mailbeacon.ingest import MEMORY_BYTES, MEMORY_EVENTS, Batcher, HeldEvents, Spool
 from mailbeacon.mailboxes import MailboxRoutes, SecretBox, SentFolderWorker
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
@@ -45,7 +45,7 @@ from mailbeacon.classify import Networks, Policy
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.node import ALL_ROLES, CLASSIFY, FAN_OUT, PRIVACY, Role, Tending, default_node_name, describe
 from mailbeacon.pipeline.privacy import PrivacyJob
-from mailbeacon.store import LEASE_TTL, SessionLimits, Store, StoreUnavailable, Tenures, open_store
+from mailbeacon.store import LEASE_TTL, SessionLimits, Store, StoreUnavailable, Tenures
 from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
@@ -126,7 +126,7 @@ class Settings:
 
     @property
     def store_url(self) -> str:
-        return self.db_url or f"sqlite:///{(self.data_dir / 'mailbeacon.db').resolve()}"
+        return datadir.store_url(self.data_dir, self.db_url)
 
     @property
     def links_base_url(self) -> str:
@@ -170,18 +170,7 @@ def webhook_destinations(settings: Settings) -> Destinations:
 
 def open_data(settings: Settings) -> tuple[Store, Keyring]:
     """Keys and the migrated store of the data directory, made private first (issue #12, item 17)."""
-    private_dir(settings.data_dir)
-    tightened = tighten(settings.data_dir)
-    if tightened.changed or tightened.failed:  # said once: the next start finds nothing to change
-        log.warning("%s", tightened.summary(settings.data_dir))
-    keyring = Keyring.load_or_create(settings.data_dir)
-    store = open_store(settings.store_url)
-    try:
-        store.migrate()
-    except StoreUnavailable as exc:
-        store.close()
-        raise ConfigError(f"cannot prepare the database at {settings.store_url}: {exc}") from exc
-    return store, keyring
+    return datadir.open_data(settings.data_dir, settings.db_url)
 
 
 def spool_path(settings: Settings, worker: int) -> Path:
