@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 import uvicorn
 
 from mailbeacon.campaigns.runner import CampaignRunner
+from mailbeacon import datadir, logs
 from mailbeacon.errors import ConfigError
-from mailbeacon.filemodes import PRIVATE_UMASK, private_dir, tighten
+from mailbeacon.filemodes import PRIVATE_UMASK
 from mailbeacon.ingest import MEMORY_BYTES, MEMORY_EVENTS, Batcher, HeldEvents, Spool
 from mailbeacon.mailboxes import MailboxRoutes, SecretBox, SentFolderWorker
 from mailbeacon.outbound import CaptureTransport, OutboundWorker, RetryPolicy, SmtpTransport, Transport, Upstream
@@ -44,7 +45,7 @@ from mailbeacon.classify import Networks, Policy
 from mailbeacon.pipeline import Pipeline
 from mailbeacon.node import ALL_ROLES, CLASSIFY, FAN_OUT, PRIVACY, Role, Tending, default_node_name, describe
 from mailbeacon.pipeline.privacy import PrivacyJob
-from mailbeacon.store import LEASE_TTL, SessionLimits, Store, StoreUnavailable, Tenures, open_store
+from mailbeacon.store import LEASE_TTL, SessionLimits, Store, StoreUnavailable, Tenures
 from mailbeacon.submission import Submitter, Switches
 from mailbeacon.submission.dkim import DkimSigner
 from mailbeacon.tokens import Keyring
@@ -119,10 +120,13 @@ class Settings:
     """Seconds a job's lease lasts unrenewed: a dead node's jobs move to another node after it."""
     webhook_lease: float | None = None
     """Seconds a webhook delivery holds the messages it claimed; None: what a whole batch may take, plus a margin."""
+    log_format: str = "text"
+    """`text` or `json` (one object a line, for collectors); either way each line names the node."""
+    log_level: str = "info"
 
     @property
     def store_url(self) -> str:
-        return self.db_url or f"sqlite:///{(self.data_dir / 'mailbeacon.db').resolve()}"
+        return datadir.store_url(self.data_dir, self.db_url)
 
     @property
     def links_base_url(self) -> str:
@@ -166,18 +170,7 @@ def webhook_destinations(settings: Settings) -> Destinations:
 
 def open_data(settings: Settings) -> tuple[Store, Keyring]:
     """Keys and the migrated store of the data directory, made private first (issue #12, item 17)."""
-    private_dir(settings.data_dir)
-    tightened = tighten(settings.data_dir)
-    if tightened.changed or tightened.failed:  # said once: the next start finds nothing to change
-        log.warning("%s", tightened.summary(settings.data_dir))
-    keyring = Keyring.load_or_create(settings.data_dir)
-    store = open_store(settings.store_url)
-    try:
-        store.migrate()
-    except StoreUnavailable as exc:
-        store.close()
-        raise ConfigError(f"cannot prepare the database at {settings.store_url}: {exc}") from exc
-    return store, keyring
+    return datadir.open_data(settings.data_dir, settings.db_url)
 
 
 def spool_path(settings: Settings, worker: int) -> Path:
@@ -410,6 +403,7 @@ def uvicorn_config(app: ASGIApp, tracking: Tracking | None, settings: Settings |
         app,
         access_log=False,
         log_level="warning",
+        log_config=None,  # its records go to the handler of mailbeacon.logs, formatted like every other
         lifespan="on",
         http=protocol_for(tracking, settings.head_timeout) if tracking is not None else "h11",
         loop="uvloop",
@@ -449,6 +443,7 @@ def serve(settings: Settings) -> None:
         raise ConfigError("--workers shares the tracking port: it needs the web role")
     if settings.lease_ttl < 1:
         raise ConfigError("--job-lease must be at least 1 second")
+    logs.configure(settings.node, settings.log_format, settings.log_level)
     os.umask(PRIVATE_UMASK)  # every file the server makes is its own: database, spool, captured mail
     raise_open_files_limit()  # issue #12: before forking, so every worker has it
     sock = bind(settings.http_host, settings.http_port)

@@ -8,7 +8,19 @@ from __future__ import annotations
 import click
 
 from mailbeacon import __version__
-from mailbeacon.cli import campaigns, classifier, contacts, feed, mail, mailbox, privacy, serve, suppression, users
+from mailbeacon.cli import (
+    campaigns,
+    classifier,
+    contacts,
+    feed,
+    mail,
+    mailbox,
+    operations,
+    privacy,
+    serve,
+    suppression,
+    users,
+)
 
 
 @click.group()
@@ -20,6 +32,6 @@ def main() -> None:
 for command in (
     mail.instrument, mail.send, mail.captured, serve.serve, classifier.reclassify, classifier.ranges,
     classifier.dnt, classifier.keys, users.user, contacts.contacts, campaigns.campaign, privacy.privacy, feed.feed,
-    mailbox.mailbox, suppression.suppression,
+    mailbox.mailbox, suppression.suppression, operations.init, operations.migrate, operations.backup,
 ):
     main.add_command(command)

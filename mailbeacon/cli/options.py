@@ -40,10 +40,10 @@ db_option = click.option(
 
 @contextlib.contextmanager
 def open_store(data_dir: Path, db_url: str | None) -> Iterator[Store]:
-    from mailbeacon import service
+    from mailbeacon.datadir import open_data  # not mailbeacon.service: no server modules for a listing
 
     try:
-        store, _ = service.open_data(service.Settings(data_dir=data_dir, db_url=db_url))
+        store, _ = open_data(data_dir, db_url)
     except MailbeaconError as exc:
         raise click.ClickException(str(exc)) from exc
     try:

@@ -85,6 +85,11 @@ from mailbeacon.errors import MailbeaconError
                    "privacy, each campaign) without renewing it: a node that dies leaves its jobs to another after it.")
 @click.option("--webhook-lease", default=None, type=click.FloatRange(min=5), hidden=True,
               help="Seconds a webhook delivery holds the messages it claimed; for tests.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              envvar="MAILBEACON_LOG_FORMAT", help="Log lines as text, or JSON lines for a log collector; "
+                                                  "each names the node.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True, envvar="MAILBEACON_LOG_LEVEL")
 def serve(
     data_dir: Path,
     http: str,
@@ -123,6 +128,8 @@ def serve(
     node_name: str | None,
     lease_ttl: float,
     webhook_lease: float | None,
+    log_format: str,
+    log_level: str,
 ) -> None:
     """Run the tracking server and the SMTP relay: pixel, redirect, API, relay, outbound queue."""
     from mailbeacon import service
@@ -169,6 +176,8 @@ def serve(
             node_name=node_name or "",
             lease_ttl=lease_ttl,
             webhook_lease=webhook_lease,
+            log_format=log_format,
+            log_level=log_level,
             switches=Switches(
                 tracking=not no_tracking,
                 opens=not no_open_tracking,

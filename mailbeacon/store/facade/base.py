@@ -43,10 +43,12 @@ class StoreBase:
     def __repr__(self) -> str:
         return f"<Store {self._name}>"
 
-    def migrate(self) -> None:
-        """Apply the migrations this database lacks; safe to run again and from several processes."""
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks; safe to run again and from several processes.
+
+        Returns the versions applied now (none when it was up to date)."""
         with self._translated("migrate"):
-            apply_missing(partial(self._write, Lock.MIGRATIONS, unbounded=True))
+            return apply_missing(partial(self._write, Lock.MIGRATIONS, unbounded=True))
 
     def ping(self) -> bool:
         """True if the database answers a trivial query now; never raises."""
