@@ -66,9 +66,17 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
             while "bob@example.org" not in (activity := browser.get("/activity")).text:
                 assert activity.status_code == 200 and time.monotonic() < deadline, activity.text
                 time.sleep(0.1)
-    assert "to bob@example.org  'Your proposal, as promised'" in done.stdout
-    events = json.loads(done.stdout.splitlines()[-1])["events"]
-    assert [(e["type"], e["recipient"]) for e in events] == [("open", "bob@example.org")]
+        assert "to bob@example.org  'Your proposal, as promised'" in done.stdout
+        events = json.loads(done.stdout.splitlines()[-1])["events"]
+        assert [(e["type"], e["recipient"]) for e in events] == [("open", "bob@example.org")]
+        if events[0]["class"] is None:  # a loaded machine may take longer than the tour's second: ask again
+            key = json.loads((tmp_path / "ada.json").read_text())["api_key"]
+            deadline = time.monotonic() + 20
+            while events[0]["class"] is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+                events = httpx.get(f"{server.url}/api/v1/events", params={"after": 0}, timeout=10,
+                                   headers={"Authorization": f"Bearer {key}"}).json()["events"]
+        assert (events[0]["class"], events[0]["client"]) == ("human", "Thunderbird (Linux)"), events  # as the tour says
 
 
 def test_the_serve_command_passes_its_arguments_to_mailbeacon_serve() -> None:
