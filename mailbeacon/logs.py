@@ -72,3 +72,5 @@ def configure(node: str, log_format: str = "text", level: str = "info", stream: 
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # aiosmtpd logs every connection and command at INFO: the relay's own line per message says what matters.
+    logging.getLogger("mail.log").setLevel("DEBUG" if level.lower() == "debug" else "WARNING")

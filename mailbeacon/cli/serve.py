@@ -89,7 +89,8 @@ from mailbeacon.errors import MailbeaconError
               envvar="MAILBEACON_LOG_FORMAT", help="Log lines as text, or JSON lines for a log collector; "
                                                   "each names the node.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True, envvar="MAILBEACON_LOG_LEVEL")
+              show_default=True, envvar="MAILBEACON_LOG_LEVEL",
+              help="The least severe records logged: info has a line per accepted message and per delivery.")
 def serve(
     data_dir: Path,
     http: str,
@@ -137,7 +138,6 @@ def serve(
     from mailbeacon.store import SessionLimits
     from mailbeacon.submission import Switches
 
-    _log_to_stderr()
     try:
         http_host, http_port = service.parse_hostport(http)
         relay = smtp.lower() != "off"
@@ -201,13 +201,3 @@ def _networks(values: tuple[str, ...], option: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=option) from exc
     return values
-
-
-def _log_to_stderr() -> None:
-    """The server's own records (accepted messages, delivery outcomes, leases) from INFO, libraries' from WARNING.
-
-    aiosmtpd logs every connection at INFO under `mail.log`: that stays quiet."""
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("mailbeacon").setLevel(logging.INFO)

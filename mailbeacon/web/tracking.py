@@ -28,6 +28,7 @@ from mailbeacon.errors import TokenInvalid
 from mailbeacon.events import EventKind, RawEvent
 from mailbeacon.ingest import Batcher
 from mailbeacon.tokens import Keyring
+from mailbeacon.web import public_page
 
 GIF = (
     b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00"
@@ -38,16 +39,17 @@ NO_STORE = [
     (b"pragma", b"no-cache"),
     (b"expires", b"0"),
 ]
-NOT_FOUND_PAGE = (
-    b"<!doctype html><meta charset=utf-8><title>Link not found</title>"
-    b"<p>This link is damaged or was not made by this server, so it leads nowhere. "
-    b"If you copied it from an email, try clicking it in the email itself.</p>\n"
+NOT_FOUND_PAGE = public_page.page(
+    "broken-link", "This link leads nowhere",
+    "It is damaged or was not made by this server, so it goes nowhere and nothing was recorded.",
+    "If you copied it from an email, try clicking it in the email itself.",
 )
-BUSY_PAGE = (
-    b"<!doctype html><meta charset=utf-8><title>Please try again</title>"
-    b"<p>This link works, but the server cannot take your visit right now. "
-    b"Please try again in a minute.</p>\n"
+BUSY_PAGE = public_page.page(
+    "busy", "Please try again in a minute",
+    "This link works, but the server cannot take your visit right now.",
 )
+_PAGE_HEADERS = [(b"content-security-policy", public_page.CSP.encode("ascii")), (b"x-content-type-options", b"nosniff"),
+                 (b"referrer-policy", b"no-referrer")]
 RETRY_AFTER_S = b"30"
 _REASONS = {200: b"OK", 302: b"Found", 404: b"Not Found", 503: b"Service Unavailable"}
 
@@ -74,13 +76,14 @@ class Response:
 PIXEL = Response(200, [(b"content-type", b"image/gif"), (b"content-length", b"43"), *NO_STORE], GIF)
 NOT_FOUND = Response(
     404,
-    [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(NOT_FOUND_PAGE)).encode()), *NO_STORE],
+    [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(NOT_FOUND_PAGE)).encode()), *NO_STORE,
+     *_PAGE_HEADERS],
     NOT_FOUND_PAGE,
 )
 BUSY = Response(
     503,
     [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(BUSY_PAGE)).encode()),
-     (b"retry-after", RETRY_AFTER_S), *NO_STORE],
+     (b"retry-after", RETRY_AFTER_S), *NO_STORE, *_PAGE_HEADERS],
     BUSY_PAGE,
 )
 """A click the server could not keep anywhere (store, spool and memory full): shed, never redirected as if kept."""

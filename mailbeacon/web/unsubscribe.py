@@ -20,12 +20,11 @@ from starlette.routing import BaseRoute, Route
 
 from mailbeacon.errors import TokenInvalid
 from mailbeacon.store import ContactRow, StoreUnavailable
+from mailbeacon.web import public_page
 from mailbeacon.web.context import Web
 
 HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
+    "Content-Security-Policy": public_page.CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # the token is in the URL
     "Cache-Control": "no-store",
@@ -51,10 +50,20 @@ def routes(web: Web) -> list[BaseRoute]:
     )
     template = env.get_template("unsubscribe.html")
 
-    def page(state: str, contact: ContactRow | None = None, status: int = 200) -> Response:
+    def page(state: str, contact: ContactRow | None = None, status: int = 200,
+             origin: tuple[str, str] = ("", "")) -> Response:
         address = mask_address(contact.email) if contact is not None else ""
-        body = template.render(state=state, title=_TITLES[state], address=address)
+        body = template.render(state=state, title=_TITLES[state], address=address, style=public_page.STYLE,
+                               sender=origin[0], list_name=origin[1])
         return HTMLResponse(body, status_code=status, headers=HEADERS)
+
+    def origin_of(campaign_id: int) -> tuple[str, str]:
+        """Who sent the campaign (its From) and to which list: a reader must know what they leave."""
+        campaign = store.campaign(campaign_id) if campaign_id else None
+        if campaign is None:
+            return "", ""
+        named = next((found.name for found in store.lists() if found.id == campaign.list_id), "")
+        return campaign.from_address, named
 
     async def unsubscribe(request: Request) -> Response:
         try:
@@ -65,13 +74,15 @@ def routes(web: Web) -> list[BaseRoute]:
             if request.method == "POST":
                 source = await one_click_or_link(request)
                 contact = await run_in_threadpool(store.unsubscribe, token.contact_id, source, token.campaign_id or None)
-                return page("done", contact) if contact is not None else page("invalid", status=404)
+                origin = await run_in_threadpool(origin_of, token.campaign_id)
+                return page("done", contact, origin=origin) if contact is not None else page("invalid", status=404)
             contact = await run_in_threadpool(store.contact_by_id, token.contact_id)
+            origin = await run_in_threadpool(origin_of, token.campaign_id)
         except StoreUnavailable:
             return page("unavailable", status=503)
         if contact is None:
             return page("invalid", status=404)
-        return page("confirm" if contact.is_subscribed else "already", contact)
+        return page("confirm" if contact.is_subscribed else "already", contact, origin=origin)
 
     return [Route("/u/{token}", unsubscribe, methods=["GET", "HEAD", "POST"])]
 

@@ -103,6 +103,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for url in (long_copy.pixel_urls[0], long_copy.click_urls[0]):
                 client.get(url, headers={"User-Agent": THUNDERBIRD})
         slides = next(c for c in copies if c.subject == "Slides")
+        autumn = next(c for c in copies if c.subject.startswith("Autumn news"))
+        unsubscribe = re.search(rf"{re.escape(server.url)}/u/[A-Za-z0-9_.=-]+", autumn.path.read_bytes().decode())
+        assert unsubscribe is not None
         campaigns = httpx.get(f"{server.url}/api/v1/campaigns", headers={"Authorization": f"Bearer {keys['ada']}"})
         campaign = campaigns.json()["campaigns"][0]["id"]
         yield World(server, {
@@ -110,6 +113,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "contacts": "/contacts", "contact": f"/contacts/{LONG}", "campaigns": "/campaigns",
             "campaign": f"/campaigns/{campaign}", "captured": "/captured",
             "captured-message": f"/captured/{slides.path.name}", "settings": "/settings", "users": "/users",
+            "unsubscribe": unsubscribe.group(0).removeprefix(server.url),
         })
 
 
@@ -216,3 +220,48 @@ def test_an_attachment_and_the_eml_are_downloaded_not_shown(sessions: dict[int, 
         assert "Content-Disposition: attachment" in page.inner_text("#captured-source")  # the mail's own, as text
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_readers_pages_say_who_sent_the_mail_and_look_like_the_others(browser: Any, world: World, width: int) -> None:
+    """Issue #13, item 12: the unsubscribe page names the sender and the list; a broken link's page is styled."""
+    context = browser.new_context(viewport={"width": width, "height": 844 if width == 390 else 860})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if "Refused" in m.text else None)  # the CSP's refusals
+    try:
+        page.goto(world.server.url + world.pages["unsubscribe"])
+        assert page.locator("#sender").inner_text() == "News <news@example.com>"
+        assert page.locator("#list").inner_text() == "autumn"
+        check(page, width, "unsubscribe")
+        unsubscribe_look = page.evaluate("getComputedStyle(document.querySelector('main')).backgroundColor")
+        answer = page.goto(world.server.url + "/c/not-a-token-of-ours")
+        assert answer is not None and answer.status == 404
+        assert page.locator("h1").inner_text() == "This link leads nowhere"
+        assert page.evaluate("getComputedStyle(document.querySelector('main')).backgroundColor") == unsubscribe_look
+        check(page, width, "broken-link")
+        assert problems == []  # nothing refused by the CSP
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_non_admin_is_told_an_admin_page_is_for_admins_and_others_mail_stays_404(
+    browser: Any, world: World, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 844 if width == 390 else 860})
+    page = context.new_page()
+    try:
+        page.goto(f"{world.server.url}/login")
+        page.fill("input[name=email]", "ann@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/activity"))
+        answer = page.goto(world.server.url + world.pages["users"])
+        assert answer is not None and answer.status == 403
+        assert page.locator("#admins-only h1").inner_text() == "This page is for admins"
+        check(page, width, "admins-only")
+        other = page.goto(world.server.url + world.pages["message"])  # Ada's message: no hint that it exists
+        assert other is not None and other.status == 404
+    finally:
+        context.close()

@@ -71,14 +71,16 @@ def test_ids_that_are_not_ids_are_404(hostile: Hostile) -> None:
     ("POST", "/users/1/password", {"password": "taken over at last"}),
     ("POST", "/settings/privacy", {"ip_truncate_after_days": "", "retention_days": ""}),
 ])
-def test_admin_pages_do_not_exist_for_others(hostile: Hostile, method: str, path: str, fields: dict[str, str]) -> None:
+def test_admin_pages_tell_others_they_are_for_admins_and_change_nothing(
+    hostile: Hostile, method: str, path: str, fields: dict[str, str]
+) -> None:
     with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
         store.do_not_track_add("someone@example.org", user_id=None)
         before = (store.users(), store.get_settings(), store.do_not_track_entries())
     with Session(hostile.server.url) as eve:
         eve.login("eve@example.com")
         response = eve.get(path) if method == "GET" else eve.post(path, fields)
-        assert response.status_code == 404
+        assert response.status_code == 403 and "This page is for admins" in response.text  # issue #13, item 12
         assert "Users" not in (eve.page("/activity").css_first("#nav").text())  # type: ignore[union-attr]
     with open_store(f"sqlite:///{hostile.server.data_dir / 'mailbeacon.db'}") as store:
         assert (store.users(), store.get_settings(), store.do_not_track_entries()) == before

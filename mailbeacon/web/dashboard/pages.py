@@ -113,7 +113,8 @@ class Pages:
         return self.render(request, "not_found.html", user, status=404)
 
     def view(self, handler: View, admin: bool = False) -> Endpoint:
-        """A GET page: logged-in users only (others go to the login page); admin pages are 404 to others."""
+        """A GET page: logged-in users only (others go to the login page); an admin page tells others it is for
+        admins (403): that the page exists is no secret, unlike another user's message or contact (404)."""
 
         async def endpoint(request: Request) -> Response:
             try:
@@ -121,7 +122,7 @@ class Pages:
                 if user is None:
                     return redirect(login_url(request))
                 if admin and not user.is_admin:
-                    return self.not_found(request, user)
+                    return self.admins_only(request, user)
                 return secured(await handler(request, user))
             except StoreUnavailable as exc:
                 return self.unavailable(request, exc)
@@ -140,12 +141,15 @@ class Pages:
                 if not has_csrf(request, _text(form.get("csrf"))):
                     return self.forbidden(request, user)
                 if admin and not user.is_admin:
-                    return self.not_found(request, user)
+                    return self.admins_only(request, user)
                 return secured(await handler(request, user, form))
             except StoreUnavailable as exc:
                 return self.unavailable(request, exc)
 
         return endpoint
+
+    def admins_only(self, request: Request, user: UserRow) -> HTMLResponse:
+        return self.render(request, "admins_only.html", user, status=403)
 
     def forbidden(self, request: Request, user: UserRow | None) -> HTMLResponse:
         return self.render(request, "forbidden.html", user, status=403)
