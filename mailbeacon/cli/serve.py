@@ -23,6 +23,10 @@ from mailbeacon.errors import MailbeaconError
 @click.option("--upstream", default=None, envvar="MAILBEACON_UPSTREAM",
               help="Real mail server, smtp://[user:pass@]host:port[?starttls=require|never&verify=false] or "
                    "smtps://...; default: the capture mailbox in the data directory.")
+@click.option("--upstream-password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="MAILBEACON_UPSTREAM_PASSWORD_FILE",
+              help="A file whose first line is the upstream's password (for --upstream's user), so that it is "
+                   "not on the command line, where ps shows it; MAILBEACON_UPSTREAM_PASSWORD gives it too.")
 @click.option("--retry-after", "retry_first", default=60.0, show_default=True, type=float,
               help="Seconds before the first retry of a temporary upstream failure (each later wait doubles).")
 @click.option("--webhook-retry-after", "webhook_retry_first", default=5.0, type=float, hidden=True,
@@ -99,6 +103,7 @@ def serve(
     db_url: str | None,
     workers: int,
     upstream: str | None,
+    upstream_password_file: Path | None,
     retry_first: float,
     webhook_retry_first: float,
     outbound_lease: float,
@@ -152,7 +157,7 @@ def serve(
             base_url=base_url,
             db_url=db_url,
             workers=workers,
-            upstream=upstream,
+            upstream=_with_password(upstream, upstream_password_file),
             retry_first=retry_first,
             webhook_retry_first=webhook_retry_first,
             outbound_lease=outbound_lease,
@@ -201,3 +206,32 @@ def _networks(values: tuple[str, ...], option: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=option) from exc
     return values
+
+
+def _with_password(upstream: str | None, password_file: Path | None) -> str | None:
+    """--upstream with its password from a file or MAILBEACON_UPSTREAM_PASSWORD (issue #13, item 7).
+
+    >>> _with_password("smtp://ann@mail.example:587", None)  # no password given anywhere: as it was
+    'smtp://ann@mail.example:587'
+    """
+    import os
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    password = os.environ.get("MAILBEACON_UPSTREAM_PASSWORD")
+    if password_file is not None:
+        try:
+            password = (password_file.read_text("utf-8").splitlines() or [""])[0]
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read it: {exc.strerror}", param_hint="--upstream-password-file") from exc
+    if password is None:
+        return upstream
+    if upstream is None:
+        raise click.UsageError("an upstream password needs --upstream (with its user: smtp://USER@host:port)")
+    parts = urlsplit(upstream)
+    if not parts.username:
+        raise click.UsageError("--upstream names no user for the password: smtp://USER@host:port")
+    if parts.password:
+        raise click.UsageError("--upstream has a password already; give it in one place only")
+    user, _, host = parts.netloc.rpartition("@")  # the user as written (already %-encoded where it must be)
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
