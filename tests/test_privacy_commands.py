@@ -53,7 +53,7 @@ def test_apply_deletes_and_truncates_what_the_settings_say(tmp_path: Path) -> No
     with open_store(f"sqlite:///{tmp_path / 'mailbeacon.db'}") as store:
         with_old_events(store, 400, 40, 1)
     run(tmp_path, "privacy", "set", "retention_days", "365")
-    assert run(tmp_path, "privacy", "apply") == (0, "1 IPs truncated, 1 old events deleted\n")
+    assert run(tmp_path, "privacy", "apply") == (0, "1 IP truncated, 1 old event deleted\n")
     with open_store(f"sqlite:///{tmp_path / 'mailbeacon.db'}") as store:
         assert [e.ip for e in store.events_after(0, 10, None)] == ["198.51.100.0", "198.51.100.7"]
 

@@ -66,7 +66,7 @@ def test_a_thousand_copies_of_a_megabyte_are_queued_in_flat_memory(tmp_path: Pat
             code, reply = client.data(message)
             seconds = time.monotonic() - started
             growth = memory_mb(server, "VmHWM") - before  # the peak over what it held before
-        assert code == 250 and f"({RECIPIENTS} copies)".encode() in reply, reply
+        assert code == 250 and f"({RECIPIENTS:,} copies)".encode() in reply, reply
         with sqlite3.connect(data / "mailbeacon.db") as db:
             (queued,) = db.execute(
                 "SELECT count(*) FROM outbound JOIN deliveries ON deliveries.id = outbound.delivery_id "
