@@ -95,10 +95,18 @@ def copies_for(sink: Sink, subject: str, count: int) -> list[Received]:
     raise AssertionError(f"{len(found)} copies of {subject!r} reached the upstream, expected {count}")
 
 
-def deliveries(store: Store, subject: str) -> list[DeliveryRow]:
+def deliveries(store: Store, subject: str, timeout: float = 10.0) -> list[DeliveryRow]:
+    """The message's deliveries once none is still queued: the upstream may hold a copy a moment before
+    the worker's batch records its outcome."""
     message_ids = {e for e in _message_ids(store, subject)}
     assert len(message_ids) == 1, message_ids
-    return store.deliveries_of(message_ids.pop())
+    message_id = message_ids.pop()
+    deadline = time.monotonic() + timeout
+    rows = store.deliveries_of(message_id)
+    while any(r.status == "queued" for r in rows) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows = store.deliveries_of(message_id)
+    return rows
 
 
 def _message_ids(store: Store, subject: str) -> list[int]:
